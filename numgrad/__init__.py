@@ -1,0 +1,147 @@
+"""numgrad: a JIT-compiled (Numba) automatic-differentiation engine with torch's API.
+
+Every operation is a row in the op table (:mod:`numgrad.ops`); the tape (:mod:`numgrad.tape`)
+records them and walks them backwards.  See README.md and docs/ for the design.
+"""
+
+from . import ops  # noqa: F401  (registers the op table)
+from .creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .dtypes import DType
+from .dtypes import bool_ as bool  # noqa: A001
+from .dtypes import float16, float32, float64, int32, int64, uint8
+from .functional import (
+    abs,
+    absolute,
+    add,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    bmm,
+    broadcast_to,
+    cat,
+    chunk,
+    clamp,
+    clamp_max,
+    clamp_min,
+    clip,
+    clone,
+    concat,
+    concatenate,
+    div,
+    divide,
+    dot,
+    eq,
+    exp,
+    expand,
+    flatten,
+    ge,
+    gt,
+    le,
+    log,
+    log_softmax,
+    logical_not,
+    logsumexp,
+    lt,
+    masked_fill,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    mm,
+    mul,
+    multiply,
+    mv,
+    ne,
+    neg,
+    negative,
+    norm,
+    outer,
+    permute,
+    pow,
+    relu,
+    reshape,
+    rsqrt,
+    sigmoid,
+    sign,
+    softmax,
+    split,
+    sqrt,
+    square,
+    squeeze,
+    stack,
+    std,
+    sub,
+    subtract,
+    sum,
+    swapaxes,
+    t,
+    tanh,
+    transpose,
+    true_divide,
+    unbind,
+    unflatten,
+    unsqueeze,
+    var,
+    view,
+    where,
+)
+from .random import manual_seed, seed
+from .tape import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .tensor import Device as device
+from .tensor import Size, Tensor
+
+from . import autograd, nn, optim  # noqa: E402, I001
+
+float = float32  # noqa: A001
+double = float64
+long = int64
+
+__version__ = "0.1.0"
+
+
+def is_tensor(obj):
+    return isinstance(obj, Tensor)
+
+
+def numel(t):
+    return t.numel()
+
+
+def get_default_dtype():
+    return float32
+
+
+def get_num_threads():
+    import numba
+
+    return numba.get_num_threads()
+
+
+def set_num_threads(n):
+    import numba
+
+    numba.set_num_threads(int(n))

@@ -1,0 +1,93 @@
+"""User-facing entry points to the tape's backward walk."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tape import run_backward
+from ..tensor import Tensor
+
+
+def _root_grads(tensors, grad_tensors):
+    grads = []
+    for k, t in enumerate(tensors):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"backward: expected tensors, got {type(t).__name__}")
+        if not t.requires_grad:
+            raise RuntimeError(
+                f"element {k} of tensors does not require grad and does not have a grad_fn"
+            )
+        g = None if grad_tensors is None else grad_tensors[k]
+        if g is None:
+            if t._data.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; got an output of "
+                    f"shape {tuple(t._data.shape)}: pass gradient= with that shape"
+                )
+            grads.append(np.ones(t._data.shape, dtype=t._data.dtype))
+            continue
+        arr = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=t._data.dtype)
+        if arr.shape != t._data.shape:
+            raise RuntimeError(
+                f"Mismatch in shape: grad_output[{k}] has a shape of {tuple(arr.shape)} and "
+                f"output[{k}] has a shape of {tuple(t._data.shape)}."
+            )
+        grads.append(arr.astype(t._data.dtype, copy=False))
+    return grads
+
+
+def _seq(x):
+    if isinstance(x, Tensor):
+        return [x]
+    return list(x)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves they depend on."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    tensors = _seq(tensors)
+    if grad_tensors is not None:
+        grad_tensors = _seq(grad_tensors) if not isinstance(grad_tensors, Tensor) else [
+            grad_tensors]
+    roots = _root_grads(tensors, grad_tensors)
+    if inputs is None:
+        run_backward(tensors, roots, retain_graph=bool(retain_graph))
+        return
+    inputs = _seq(inputs)
+    grads = run_backward(tensors, roots, retain_graph=bool(retain_graph), inputs=inputs)
+    for t, g in zip(inputs, grads):
+        if g is None:
+            continue
+        if t.grad is None:
+            t.grad = g
+        else:
+            t.grad._data += g._data
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False, materialize_grads=False):
+    """Return d(outputs)/d(inputs) as a tuple, without touching any ``.grad``."""
+    if create_graph:
+        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    outputs = _seq(outputs)
+    single = isinstance(inputs, Tensor)
+    inputs = _seq(inputs)
+    for k, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {k} does not require grad")
+    if grad_outputs is not None:
+        grad_outputs = _seq(grad_outputs)
+    roots = _root_grads(outputs, grad_outputs)
+    res = run_backward(outputs, roots, retain_graph=bool(retain_graph), inputs=inputs)
+    for k, g in enumerate(res):
+        if g is None:
+            if materialize_grads:
+                res[k] = Tensor(np.zeros_like(inputs[k]._data))
+            elif not allow_unused:
+                raise RuntimeError(
+                    f"One of the differentiated Tensors (input {k}, shape "
+                    f"{tuple(inputs[k].shape)}) appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior."
+                )
+    return tuple(res) if not single or len(res) != 1 else (res[0],)

@@ -1,0 +1,142 @@
+"""Custom differentiable operations whose kernels are the user's own.
+
+Subclass :class:`Function` and write ``forward(ctx, *args)`` and ``backward(ctx, grad)`` as
+static methods.  Both receive and return **numpy arrays** (tensor arguments arrive as their
+arrays), so they can call ``@njit`` kernels directly::
+
+    @njit(cache=True)
+    def cube_kernel(x):
+        return x * x * x
+
+    class Cube(numgrad.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return cube_kernel(x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (x,) = ctx.saved_tensors
+            return 3 * x * x * grad
+
+    y = Cube.apply(t)
+
+The first ``apply`` registers the Function in the op table (``numgrad.ops.OPS``) under
+``custom.<module>.<qualname>`` as a variadic op, exactly like the built-ins; its tape entries are
+walked, freed and version-checked by the same engine.  ``backward`` returns one gradient per
+forward argument (``None`` for non-tensors or inputs without a gradient).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..dispatch import Tensor, _wrap
+from ..ops.registry import OPS, Kernel, Op, register
+from ..tape import GRAD_MODE, Node
+
+
+class FunctionCtx:
+    """Per-call context: ``save_for_backward``, ``saved_tensors``, ``needs_input_grad``."""
+
+    def __init__(self, needs):
+        self.needs_input_grad = needs
+        self._saved = ()
+
+    def save_for_backward(self, *arrays):
+        self._saved = tuple(a._data if isinstance(a, Tensor) else a for a in arrays)
+
+    @property
+    def saved_tensors(self):
+        if self._saved is None:
+            raise RuntimeError("saved tensors of this custom Function were already freed by "
+                               "backward; pass retain_graph=True to keep them")
+        return self._saved
+
+
+def _custom_backward(cls):
+    def run(grad, ctx, xs_shapes):
+        grads = cls.backward(ctx, grad)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(xs_shapes):
+            raise RuntimeError(
+                f"custom Function {cls.__qualname__}.backward returned {len(grads)} gradients "
+                f"but forward took {len(xs_shapes)} arguments"
+            )
+        out = []
+        for k, (g, shape) in enumerate(zip(grads, xs_shapes)):
+            if isinstance(g, Tensor):
+                g = g._data
+            if g is not None:
+                g = np.asarray(g)
+                if shape is not None and g.shape != shape:
+                    try:
+                        np.broadcast_shapes(g.shape, shape)
+                    except ValueError:
+                        raise RuntimeError(
+                            f"custom Function {cls.__qualname__}.backward returned a gradient "
+                            f"of shape {g.shape} for input {k} of shape {shape}"
+                        ) from None
+            out.append(g)
+        return out
+
+    return run
+
+
+def _op_for(cls):
+    op = getattr(cls, "_ng_op", None)
+    if op is not None and cls.__dict__.get("_ng_op") is op:
+        return op
+    name = f"custom.{cls.__module__}.{cls.__qualname__}"
+    if name in OPS:
+        op = OPS[name]
+    else:
+        op = register(Op(
+            name,
+            inputs=("xs",),
+            forward=Kernel(cpu=cls.forward, args=("ctx", "xs"), name=f"{cls.__qualname__}.forward"),
+            backward={"xs": Kernel(cpu=_custom_backward(cls), args=("grad", "ctx", "xs_shapes"),
+                                   name=f"{cls.__qualname__}.backward")},
+            attrs=("ctx", "xs_shapes"),
+            variadic=True,
+            promote=None,
+        ))
+    cls._ng_op = op
+    return op
+
+
+class Function:
+    """Base class for custom ops with user-written (typically ``@njit``) kernels."""
+
+    @staticmethod
+    def forward(ctx, *args):
+        raise NotImplementedError("a custom Function must define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError("a custom Function must define backward(ctx, grad)")
+
+    @classmethod
+    def apply(cls, *args):
+        op = _op_for(cls)
+        needs = tuple(isinstance(a, Tensor) and a._rg and GRAD_MODE.enabled for a in args)
+        ctx = FunctionCtx(needs)
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        out = op.forward.on("cpu", op.name)(ctx, *arrays)
+        if isinstance(out, Tensor):
+            out = out._data
+        out = np.asarray(out)
+        res = _wrap(out)
+        if any(needs):
+            parents = tuple((a._node if a._node is not None else a) if n else None
+                            for a, n in zip(args, needs))
+            shapes = tuple(a.shape if isinstance(a, np.ndarray) else None for a in arrays)
+            dts = tuple(a.dtype if isinstance(a, np.ndarray) else out.dtype for a in arrays)
+            node = Node(op, parents, needs, {"ctx": ctx, "xs_shapes": shapes},
+                        tuple(s if s is not None else () for s in shapes), dts)
+            node.saved = {}
+            node.versions = []
+            res._node = node
+            res._rg = True
+        return res

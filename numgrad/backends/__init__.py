@@ -1,0 +1,1 @@
+"""Per-device kernel builders.  The CPU backend is always present; CUDA is imported lazily."""

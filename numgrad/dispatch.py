@@ -1,0 +1,208 @@
+"""``apply``: run one op from the table on tensors and record it on the tape.
+
+This is the hot path of every operation, so it avoids per-call allocation where it can: the
+common case (all inputs already one dtype, forward reading exactly its inputs) is a loop over
+the arguments, one kernel call and, when gradients are needed, one :class:`~numgrad.tape.Node`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import dtypes as D
+from .ops.registry import _MISSING, missing_rule_error
+from .tape import GRAD_MODE, Node
+from .tensor import Tensor, _wrap
+
+_NUMBER = (int, float, bool, np.number, np.bool_)
+
+
+def _describe(args):
+    parts = []
+    for a in args:
+        if isinstance(a, Tensor):
+            parts.append(f"tensor(shape={tuple(a._data.shape)}, dtype={a.dtype.name})")
+        else:
+            parts.append(repr(a))
+    return ", ".join(parts)
+
+
+def _promote(op, args, arrays):
+    """Cast inputs to one dtype following ``op.promote``; returns the (maybe new) arrays."""
+    policy = op.promote
+    tensor_dt = None
+    scalars = []
+    for a in args:
+        if isinstance(a, Tensor):
+            dt = a.dtype
+            tensor_dt = dt if tensor_dt is None else (
+                D.promote(tensor_dt, dt) if policy != "same" else tensor_dt)
+            if policy == "same" and dt is not tensor_dt:
+                raise TypeError(
+                    f"{op.name}: expected all tensors to have the same dtype, got "
+                    f"{_describe(args)}"
+                )
+        elif a is not None:
+            if not isinstance(a, _NUMBER):
+                raise TypeError(f"{op.name}: unsupported operand {a!r} of type "
+                                f"{type(a).__name__}; expected a tensor or a number")
+            scalars.append(a)
+    target = tensor_dt
+    for s in scalars:
+        target = D.promote_scalar(target, s)
+    if policy == "float" and not target.is_floating_point:
+        target = D.DEFAULT_FLOAT
+    npt = target.np
+    out = []
+    for a, arr in zip(args, arrays):
+        if isinstance(a, Tensor):
+            out.append(arr if arr.dtype == npt else arr.astype(npt))
+        elif a is None:
+            out.append(arr)
+        else:
+            out.append(npt.type(arr))
+    return out
+
+
+def apply(op, args, attrs=None, view=False):
+    """Run ``op`` on ``args`` (tensors, python numbers or None) and record it if needed.
+
+    Returns the output tensor, or a tuple ``(out, *extras)`` for ops with extra outputs.
+    ``view=True`` marks outputs that share memory with the first input (shares its version).
+    """
+    arrays = []
+    need_any = False
+    enabled = GRAD_MODE.enabled
+    same = True
+    first_dt = None
+    for a in args:
+        if isinstance(a, Tensor):
+            d = a._data
+            arrays.append(d)
+            if enabled and a._rg:
+                need_any = True
+            if first_dt is None:
+                first_dt = d.dtype
+            elif d.dtype != first_dt:
+                same = False
+        else:
+            arrays.append(a)
+            if a is not None:
+                same = False
+    if op.promote is not None and (not same or (op.promote == "float" and first_dt is not None
+                                                and first_dt.kind not in "fc")):
+        arrays = _promote(op, args, arrays)
+    fwd = op.forward
+    kern = fwd.cpu if fwd.cpu is not None else fwd.on("cpu", op.name)
+    try:
+        if op.plain_forward:
+            result = kern(*arrays)
+        else:
+            scope = dict(zip(op.inputs, arrays))
+            if attrs:
+                scope.update(attrs)
+            result = kern(*[scope[n] for n in fwd.args])
+    except ValueError as e:
+        if "broadcast" in str(e):
+            raise RuntimeError(
+                f"{op.name}: shapes cannot be broadcast together: {_describe(args)}"
+            ) from None
+        raise
+    if op.multi_output:
+        out_arr, extras = result[0], result[1:]
+    else:
+        out_arr, extras = result, ()
+    if type(out_arr) is not np.ndarray:
+        out_arr = np.asarray(out_arr)
+    out = _wrap(out_arr)
+    if view:
+        out._version = args[0]._version
+    if need_any and op.differentiable:
+        _record(op, args, arrays, attrs, out, out_arr, extras)
+    if extras:
+        return (out, *[_wrap(np.asarray(e)) for e in extras])
+    return out
+
+
+def _record(op, args, arrays, attrs, out, out_arr, extras):
+    parents = []
+    needs = []
+    for i, a in enumerate(args):
+        if isinstance(a, Tensor) and a._rg and op.rules[i] is not None:
+            if op.rules[i] is _MISSING:
+                raise missing_rule_error(op, op.inputs[i])
+            parents.append(a._node if a._node is not None else a)
+            needs.append(True)
+        else:
+            parents.append(None)
+            needs.append(False)
+    if not any(needs):
+        return
+    needs = tuple(needs)
+    node = Node(
+        op,
+        tuple(parents),
+        needs,
+        attrs,
+        tuple(arr.shape if isinstance(arr, np.ndarray) else () for arr in arrays),
+        tuple(a._data.dtype if isinstance(a, Tensor) else out_arr.dtype for a in args),
+    )
+    plan = op.save_plan(needs)
+    if plan:
+        saved = {}
+        versions = []
+        for name in plan:
+            idx = op.index_of.get(name)
+            if idx is not None:
+                saved[name] = arrays[idx]
+                a = args[idx]
+                if isinstance(a, Tensor):
+                    versions.append((name, a._version, a._version[0]))
+            elif name == op.outputs[0]:
+                saved[name] = out_arr
+                versions.append((name, out._version, out._version[0]))
+            else:
+                saved[name] = extras[op.outputs.index(name) - 1]
+        node.saved = saved
+        node.versions = versions
+    out._node = node
+    out._rg = True
+
+
+def apply_variadic(op, tensors, attrs):
+    """Run an op whose inputs are a list (cat, stack)."""
+    arrays = []
+    first = None
+    for t in tensors:
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{op.name}: expected a sequence of tensors, got {type(t).__name__}")
+        arrays.append(t._data)
+    if not arrays:
+        raise ValueError(f"{op.name}: expected a non-empty sequence of tensors")
+    dts = {a.dtype for a in arrays}
+    if len(dts) > 1:
+        first = tensors[0].dtype
+        for t in tensors[1:]:
+            first = D.promote(first, t.dtype)
+        arrays = [a.astype(first.np) if a.dtype != first.np else a for a in arrays]
+    fwd = op.forward.on("cpu", op.name)
+    try:
+        out_arr = fwd(arrays, **attrs)
+    except ValueError as e:
+        shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
+        raise RuntimeError(f"{op.name}: cannot combine tensors of shapes {shapes} "
+                           f"with {attrs}: {e}") from None
+    out = _wrap(out_arr)
+    if GRAD_MODE.enabled and any(t._rg for t in tensors):
+        parents = tuple((t._node if t._node is not None else t) if t._rg else None
+                        for t in tensors)
+        needs = tuple(t._rg for t in tensors)
+        attrs = dict(attrs)
+        attrs["xs_shapes"] = tuple(a.shape for a in arrays)
+        node = Node(op, parents, needs, attrs, tuple(a.shape for a in arrays),
+                    tuple(a.dtype for a in arrays))
+        node.saved = {}
+        node.versions = []
+        out._node = node
+        out._rg = True
+    return out

@@ -1,0 +1,728 @@
+"""Public tensor functions (``numgrad.exp``, ``numgrad.sum`` ...) and the Tensor methods and
+operators that call them.  Each function validates its arguments, then runs one op from the
+table through :func:`numgrad.dispatch.apply`; composites (``var``, ``norm``, ``split``) are
+built from those ops, micrograd-style."""
+
+from __future__ import annotations
+
+import builtins
+from collections import namedtuple
+
+import numpy as np
+
+from . import dtypes as D
+from .dispatch import _describe, apply, apply_variadic
+from .ops.reduce import normalize_dims
+from .ops.registry import OPS
+from .tape import GRAD_MODE
+from .tensor import Tensor, _norm_dim, _wrap
+
+O = OPS
+_NUM = (int, float, bool, np.number, np.bool_)
+
+
+def _t(x, name="input"):
+    if isinstance(x, Tensor):
+        return x
+    if isinstance(x, _NUM):
+        return x
+    if isinstance(x, (list, tuple, np.ndarray)):
+        return Tensor(x)
+    raise TypeError(f"{name}: expected a tensor or a number, got {type(x).__name__}")
+
+
+def _need_tensor(x, fname):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fname}(): argument 'input' must be a Tensor, not {type(x).__name__}")
+    return x
+
+
+# ---- arithmetic -------------------------------------------------------------------------------
+
+
+def add(x, y, alpha=1):
+    """x + alpha * y, broadcasting."""
+    if alpha != 1:
+        y = mul(y, alpha)
+    return apply(O["add"], (_t(x), _t(y)))
+
+
+def sub(x, y, alpha=1):
+    if alpha != 1:
+        y = mul(y, alpha)
+    return apply(O["sub"], (_t(x), _t(y)))
+
+
+def mul(x, y):
+    return apply(O["mul"], (_t(x), _t(y)))
+
+
+def div(x, y, rounding_mode=None):
+    if rounding_mode is not None:
+        raise NotImplementedError("div(rounding_mode=...) is not supported; use // on numpy data")
+    return apply(O["div"], (_t(x), _t(y)))
+
+
+true_divide = divide = div
+multiply = mul
+subtract = sub
+
+
+def pow(x, y):  # noqa: A001  (torch's name)
+    return apply(O["pow"], (_t(x), _t(y)))
+
+
+def neg(x):
+    return apply(O["neg"], (_need_tensor(x, "neg"),))
+
+
+negative = neg
+
+
+def maximum(x, y):
+    return apply(O["maximum"], (_t(x), _t(y)))
+
+
+def minimum(x, y):
+    return apply(O["minimum"], (_t(x), _t(y)))
+
+
+def square(x):
+    return mul(x, x)
+
+
+def _cmp(name):
+    def f(x, y):
+        return apply(O[name], (_t(x), _t(y)))
+
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``{name}`` comparison (bool result, no gradient)."
+    return f
+
+
+lt, le, gt, ge, eq, ne = (_cmp(n) for n in ("lt", "le", "gt", "ge", "eq", "ne"))
+less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
+
+
+def logical_not(x):
+    return apply(O["logical_not"], (_need_tensor(x, "logical_not").bool(),))
+
+
+def _unary(name):
+    op = O[name]
+
+    def f(x):
+        return apply(op, (_need_tensor(x, name),))
+
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``{name}``, differentiable."
+    return f
+
+
+exp, log, sqrt, abs, tanh, sigmoid, relu, sign = (  # noqa: A001
+    _unary(n) for n in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sign")
+)
+absolute = abs
+
+
+def rsqrt(x):
+    return div(1.0, sqrt(x))
+
+
+def where(condition, x=None, y=None):
+    """Elements of ``x`` where ``condition`` holds, else of ``y`` (gradients flow to both)."""
+    cond = _need_tensor(condition, "where")
+    if x is None and y is None:
+        return tuple(_wrap(i) for i in np.nonzero(cond._data))
+    if cond._data.dtype != np.bool_:
+        raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor with "
+                        f"dtype {cond.dtype.name}")
+    x, y = _t(x, "where"), _t(y, "where")
+    dt = None
+    for v in (x, y):
+        if isinstance(v, Tensor):
+            dt = v.dtype if dt is None else D.promote(dt, v.dtype)
+    for v in (x, y):
+        if not isinstance(v, Tensor):
+            dt = D.promote_scalar(dt, v) if dt is not None else (
+                D.DEFAULT_FLOAT if isinstance(v, float) else D.int64)
+    args = []
+    for v in (x, y):
+        if isinstance(v, Tensor):
+            args.append(v if v.dtype is dt else _cast(v, dt))
+        else:
+            args.append(dt.np.type(v))
+    return apply(O["where"], (cond, *args))
+
+
+def masked_fill(x, mask, value):
+    return where(mask, value, x)
+
+
+def clamp(x, min=None, max=None):  # noqa: A002
+    """Clamp to ``[min, max]``; the gradient passes where ``min <= x <= max``."""
+    x = _need_tensor(x, "clamp")
+    if min is None and max is None:
+        raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x
+        if min is not None:
+            out = maximum(out, min)
+        if max is not None:
+            out = minimum(out, max)
+        return out
+    if x.dtype.is_floating_point:
+        lo = -np.inf if min is None else float(min)
+        hi = np.inf if max is None else float(max)
+    else:
+        info = np.iinfo(x._data.dtype) if x._data.dtype != np.bool_ else None
+        lo = (info.min if min is None else int(min)) if info else 0
+        hi = (info.max if max is None else int(max)) if info else 1
+    return apply(O["clamp"], (x,), {"lo": lo, "hi": hi})
+
+
+clip = clamp
+
+
+def clamp_min(x, min):  # noqa: A002
+    return clamp(x, min=min)
+
+
+def clamp_max(x, max):  # noqa: A002
+    return clamp(x, max=max)
+
+
+def _cast(x, dt):
+    return apply(O["cast"], (x,), {"dtype": dt.np})
+
+
+def clone(x):
+    return apply(O["clone"], (_need_tensor(x, "clone"),))
+
+
+# ---- reductions -------------------------------------------------------------------------------
+
+
+def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001
+    """Sum over ``dim`` (int, tuple or None for all); bool/int sum to int64, like torch."""
+    x = _need_tensor(x, "sum")
+    if dtype is not None:
+        x = x.to(dtype)
+    return apply(O["sum"], (x,), {"axes": normalize_dims(dim, x.ndim), "keepdim": keepdim})
+
+
+def mean(x, dim=None, keepdim=False, dtype=None):
+    x = _need_tensor(x, "mean")
+    if dtype is not None:
+        x = x.to(dtype)
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(
+            f"mean(): could not infer output dtype. Input dtype must be floating point, but got "
+            f"{x.dtype.name}"
+        )
+    return apply(O["mean"], (x,), {"axes": normalize_dims(dim, x.ndim), "keepdim": keepdim})
+
+
+MinMax = namedtuple("MinMax", ["values", "indices"])
+
+
+def _maxmin(x, dim, keepdim, sign, fname):
+    x = _need_tensor(x, fname)
+    if isinstance(dim, Tensor):
+        return (maximum if sign > 0 else minimum)(x, dim)
+    if dim is None:
+        return apply(O["max_all"], (x,), {"sign": sign})
+    axis = _norm_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return MinMax(x.clone(), _wrap(np.zeros((), dtype=np.int64)))
+    vals, idx = apply(O["max_dim"], (x,), {"axis": axis, "keepdim": keepdim, "sign": sign})
+    return MinMax(vals, idx)
+
+
+def max(x, dim=None, keepdim=False):  # noqa: A001
+    """Whole-tensor max, or ``(values, indices)`` along ``dim``; ``max(a, b)`` is ``maximum``."""
+    return _maxmin(x, dim, keepdim, 1, "max")
+
+
+def min(x, dim=None, keepdim=False):  # noqa: A001
+    return _maxmin(x, dim, keepdim, -1, "min")
+
+
+def amax(x, dim=None, keepdim=False):
+    if dim is None:
+        return max(x)
+    return max(x, dim, keepdim).values
+
+
+def amin(x, dim=None, keepdim=False):
+    if dim is None:
+        return min(x)
+    return min(x, dim, keepdim).values
+
+
+def _argmaxmin(x, dim, keepdim, sign, fname):
+    x = _need_tensor(x, fname)
+    from .tape import no_grad
+
+    with no_grad():
+        if dim is None:
+            flat = x.reshape(-1)
+            idx = _maxmin(flat, 0, False, sign, fname).indices
+            return idx.reshape((1,) * x.ndim) if keepdim else idx
+        return _maxmin(x, dim, keepdim, sign, fname).indices
+
+
+def argmax(x, dim=None, keepdim=False):
+    return _argmaxmin(x, dim, keepdim, 1, "argmax")
+
+
+def argmin(x, dim=None, keepdim=False):
+    return _argmaxmin(x, dim, keepdim, -1, "argmin")
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    x = _need_tensor(x, "var")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = normalize_dims(dim, x.ndim)
+    n = 1
+    for a in axes:
+        n *= x.shape[a]
+    d = x - mean(x, dim=axes, keepdim=True)
+    return sum(d * d, dim=axes, keepdim=keepdim) / builtins.max(n - correction, 0)
+
+
+def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    return sqrt(var(x, dim, unbiased, keepdim, correction))
+
+
+def norm(x, p=2, dim=None, keepdim=False):
+    x = _need_tensor(x, "norm")
+    if p == 2 or p == "fro":
+        return sqrt(sum(x * x, dim=dim, keepdim=keepdim))
+    if p == 1:
+        return sum(abs(x), dim=dim, keepdim=keepdim)
+    if p in (float("inf"), "inf"):
+        a = abs(x)
+        return amax(a, dim, keepdim) if dim is None or isinstance(dim, int) else a.max()
+    return pow(sum(pow(abs(x), p), dim=dim, keepdim=keepdim), 1.0 / p)
+
+
+# ---- linear algebra ---------------------------------------------------------------------------
+
+
+def matmul(a, b):
+    """torch.matmul semantics: 1-D dot, 2-D matrix product, batched with broadcasting."""
+    from .ops.linalg import check_matmul
+
+    a, b = _need_tensor(a, "matmul"), _need_tensor(b, "matmul")
+    check_matmul(tuple(a._data.shape), tuple(b._data.shape))
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(f"matmul: expected both arguments to have the same dtype, but got "
+                           f"{a.dtype.name} and {b.dtype.name}")
+    return apply(O["matmul"], (a, b))
+
+
+def mm(a, b):
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
+    return matmul(a, b)
+
+
+def bmm(a, b):
+    if a.ndim != 3 or b.ndim != 3:
+        raise RuntimeError(f"bmm: expected 3-D tensors, got shapes {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
+    return matmul(a, b)
+
+
+def dot(a, b):
+    a, b = _need_tensor(a, "dot"), _need_tensor(b, "dot")
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"dot: 1D tensors expected, but got shapes {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"dot: inconsistent tensor size, expected tensors of the same size, "
+                           f"got {a.shape[0]} and {b.shape[0]} elements")
+    return matmul(a, b)
+
+
+def mv(a, v):
+    return matmul(a, v)
+
+
+def outer(a, b):
+    return mul(a.reshape(-1, 1), b.reshape(1, -1))
+
+
+# ---- shapes and indexing ----------------------------------------------------------------------
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(x, *shape):
+    x = _need_tensor(x, "reshape")
+    shape = _shape_arg(shape)
+    size = x._data.size
+    known = 1
+    neg = 0
+    for s in shape:
+        if s == -1:
+            neg += 1
+        else:
+            known *= s
+    if neg > 1 or (neg == 0 and known != size) or (neg == 1 and (known == 0 or size % known)):
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size} "
+                           f"(shape {tuple(x._data.shape)})")
+    return apply(O["reshape"], (x,), {"shape": shape}, view=True)
+
+
+def view(x, *shape):
+    return reshape(x, *shape)
+
+
+def flatten(x, start_dim=0, end_dim=-1):
+    x = _need_tensor(x, "flatten")
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s = _norm_dim(start_dim, x.ndim)
+    e = _norm_dim(end_dim, x.ndim)
+    shp = tuple(x.shape)
+    n = 1
+    for v in shp[s:e + 1]:
+        n *= v
+    return reshape(x, shp[:s] + (n,) + shp[e + 1:])
+
+
+def unflatten(x, dim, sizes):
+    d = _norm_dim(dim, x.ndim)
+    shp = tuple(x.shape)
+    return reshape(x, shp[:d] + tuple(sizes) + shp[d + 1:])
+
+
+def squeeze(x, dim=None):
+    x = _need_tensor(x, "squeeze")
+    shp = tuple(x.shape)
+    if dim is None:
+        new = tuple(s for s in shp if s != 1)
+    else:
+        dims = normalize_dims(dim, x.ndim)
+        new = tuple(s for i, s in enumerate(shp) if not (i in dims and s == 1))
+    return reshape(x, new)
+
+
+def unsqueeze(x, dim):
+    x = _need_tensor(x, "unsqueeze")
+    d = _norm_dim(dim, x.ndim + 1)
+    shp = tuple(x.shape)
+    return reshape(x, shp[:d] + (1,) + shp[d:])
+
+
+def permute(x, *dims):
+    x = _need_tensor(x, "permute")
+    dims = _shape_arg(dims)
+    if len(dims) != x.ndim:
+        raise RuntimeError(f"permute: number of dims {len(dims)} does not match tensor of "
+                           f"shape {tuple(x.shape)}")
+    perm = tuple(_norm_dim(d, x.ndim) for d in dims)
+    if sorted(perm) != list(range(x.ndim)):
+        raise RuntimeError(f"permute: dims {dims} are not a permutation of {x.ndim} dims")
+    return apply(O["permute"], (x,), {"perm": perm}, view=True)
+
+
+def transpose(x, dim0, dim1):
+    x = _need_tensor(x, "transpose")
+    n = x.ndim
+    if n == 0:
+        return x
+    a, b = _norm_dim(dim0, n), _norm_dim(dim1, n)
+    perm = list(range(n))
+    perm[a], perm[b] = perm[b], perm[a]
+    return apply(O["permute"], (x,), {"perm": tuple(perm)}, view=True)
+
+
+swapaxes = transpose
+
+
+def t(x):
+    if x.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but got shape "
+                           f"{tuple(x.shape)}")
+    return transpose(x, 0, 1) if x.ndim == 2 else x
+
+
+def expand(x, *sizes):
+    x = _need_tensor(x, "expand")
+    sizes = _shape_arg(sizes)
+    shp = tuple(x.shape)
+    lead = len(sizes) - len(shp)
+    if lead < 0:
+        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be >= the "
+                           f"number of dims of shape {shp}")
+    target = []
+    for i, s in enumerate(sizes):
+        if i < lead:
+            target.append(s)
+            continue
+        cur = shp[i - lead]
+        if s == -1:
+            target.append(cur)
+        elif cur == 1 or cur == s:
+            target.append(s)
+        else:
+            raise RuntimeError(f"expand: size {s} at dim {i} does not match size {cur} of shape "
+                               f"{shp} (only singleton dims can be expanded)")
+    return apply(O["expand"], (x,), {"shape": tuple(target)}, view=True)
+
+
+def broadcast_to(x, shape):
+    return expand(x, *shape)
+
+
+def _index(idx):
+    """Convert tensors inside an index to numpy arrays."""
+    if isinstance(idx, tuple):
+        return tuple(_index(i) for i in idx)
+    if isinstance(idx, Tensor):
+        return idx._data
+    if isinstance(idx, list):
+        arr = np.asarray([i._data if isinstance(i, Tensor) else i for i in idx])
+        if arr.dtype.kind not in "biu":
+            raise IndexError(f"tensors used as indices must be long or bool, got values {idx!r}")
+        return arr
+    return idx
+
+
+def getitem(x, idx):
+    index = _index(idx)
+    try:
+        out = apply(O["getitem"], (x,), {"index": index}, view=True)
+    except IndexError as e:
+        raise IndexError(f"{e} (indexing a tensor of shape {tuple(x.shape)})") from None
+    return out
+
+
+def setitem(x, idx, value):
+    index = _index(idx)
+    if GRAD_MODE.enabled and (x._rg or (isinstance(value, Tensor) and value._rg)):
+        x._check_inplace("__setitem__")
+        v = value if isinstance(value, Tensor) else Tensor(np.asarray(value, dtype=x._data.dtype))
+        if v.dtype != x.dtype:
+            v = _cast(v, x.dtype)
+        result = apply(O["setitem"], (x, v), {"index": index})
+        _rebase(x, result)
+        return
+    arr = value._data if isinstance(value, Tensor) else value
+    try:
+        x._data[index] = arr
+    except (ValueError, IndexError) as e:
+        raise type(e)(f"{e} (assigning into a tensor of shape {tuple(x.shape)})") from None
+    x._bump()
+
+
+def split(x, split_size_or_sections, dim=0):
+    d = _norm_dim(dim, x.ndim)
+    n = x.shape[d]
+    if isinstance(split_size_or_sections, int):
+        step = split_size_or_sections
+        sizes = [builtins.min(step, n - i) for i in range(0, n, step)]
+    else:
+        sizes = list(split_size_or_sections)
+        if builtins.sum(sizes) != n:
+            raise RuntimeError(f"split: sizes {sizes} do not sum to {n} (dim {d} of shape "
+                               f"{tuple(x.shape)})")
+    out = []
+    start = 0
+    for s in sizes:
+        idx = (slice(None),) * d + (slice(start, start + s),)
+        out.append(getitem(x, idx))
+        start += s
+    return tuple(out)
+
+
+def chunk(x, chunks, dim=0):
+    d = _norm_dim(dim, x.ndim)
+    n = x.shape[d]
+    step = -(-n // chunks)
+    return split(x, step, d)
+
+
+def unbind(x, dim=0):
+    d = _norm_dim(dim, x.ndim)
+    return tuple(getitem(x, (slice(None),) * d + (i,)) for i in range(x.shape[d]))
+
+
+def cat(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("cat(): expected a non-empty list of Tensors")
+    nd = tensors[0].ndim
+    d = _norm_dim(dim, nd)
+    for t_ in tensors:
+        if t_.ndim != nd:
+            raise RuntimeError(f"cat(): tensors must have the same number of dimensions: got "
+                               f"{[tuple(x.shape) for x in tensors]}")
+    return apply_variadic(O["cat"], tensors, {"dim": d})
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack(): expected a non-empty list of Tensors")
+    shp = tuple(tensors[0].shape)
+    for t_ in tensors:
+        if tuple(t_.shape) != shp:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{[tuple(x.shape) for x in tensors]}")
+    d = _norm_dim(dim, len(shp) + 1)
+    return apply_variadic(O["stack"], tensors, {"dim": d})
+
+
+# ---- softmax family (also in numgrad.nn.functional) -------------------------------------------
+
+
+def softmax(x, dim=-1, dtype=None):
+    x = _need_tensor(x, "softmax")
+    if dtype is not None:
+        x = x.to(dtype)
+    return apply(O["softmax"], (x,), {"dim": _norm_dim(dim, x.ndim)})
+
+
+def log_softmax(x, dim=-1, dtype=None):
+    x = _need_tensor(x, "log_softmax")
+    if dtype is not None:
+        x = x.to(dtype)
+    return apply(O["log_softmax"], (x,), {"dim": _norm_dim(dim, x.ndim)})
+
+
+def logsumexp(x, dim, keepdim=False):
+    m = amax(x, dim, keepdim=True).detach()
+    out = log(sum(exp(x - m), dim=dim, keepdim=True)) + m
+    return out if keepdim else squeeze(out, dim)
+
+
+# ---- in-place ---------------------------------------------------------------------------------
+
+_CAT = {"b": 0, "u": 1, "i": 1, "f": 2}
+
+
+def _rebase(x, result):
+    """Make ``x`` hold ``result``'s values and history (an in-place op on a graph tensor)."""
+    node = result._node
+    if node is not None and node.saved:
+        for k, v in list(node.saved.items()):
+            if v is x._data:
+                node.saved[k] = v.copy()  # keep the pre-mutation value backward needs
+                node.versions = [e for e in node.versions if e[0] != k]
+    np.copyto(x._data, result._data, casting="unsafe")
+    if node is not None:
+        x._node = node
+        x._rg = True
+    x._bump()
+
+
+def _inplace(x, name, other):
+    x._check_inplace(name + "_")
+    res = _BIN[name](x, other)
+    if _CAT[res._data.dtype.kind] > _CAT[x._data.dtype.kind]:
+        raise RuntimeError(
+            f"{name}_: result type {res.dtype.name} can't be cast to the desired output type "
+            f"{x.dtype.name} ({_describe((x, other))})"
+        )
+    if tuple(res._data.shape) != tuple(x._data.shape):
+        raise RuntimeError(
+            f"{name}_: output with shape {tuple(x._data.shape)} doesn't match the broadcast "
+            f"shape {tuple(res._data.shape)}"
+        )
+    _rebase(x, res)
+    return x
+
+
+_BIN = {"add": add, "sub": sub, "mul": mul, "div": div, "pow": pow,
+        "copy": lambda x, src: add(mul(x, 0), src)}
+
+
+# ---- Tensor methods and operators -------------------------------------------------------------
+
+
+def _rev(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _attach():
+    T = Tensor
+    T.__add__ = add
+    T.__radd__ = _rev(add)
+    T.__sub__ = sub
+    T.__rsub__ = _rev(sub)
+    T.__mul__ = mul
+    T.__rmul__ = _rev(mul)
+    T.__truediv__ = div
+    T.__rtruediv__ = _rev(div)
+    T.__pow__ = pow
+    T.__rpow__ = _rev(pow)
+    T.__matmul__ = matmul
+    T.__rmatmul__ = _rev(matmul)
+    T.__neg__ = neg
+    T.__pos__ = lambda self: self
+    T.__abs__ = abs
+    T.__lt__, T.__le__, T.__gt__, T.__ge__ = lt, le, gt, ge
+    T.__eq__, T.__ne__ = eq, ne
+    T.__getitem__ = getitem
+    T.__setitem__ = setitem
+    T.__iadd__ = lambda self, o: _inplace(self, "add", o)
+    T.__isub__ = lambda self, o: _inplace(self, "sub", o)
+    T.__imul__ = lambda self, o: _inplace(self, "mul", o)
+    T.__itruediv__ = lambda self, o: _inplace(self, "div", o)
+    T.__invert__ = lambda self: logical_not(self) if self._data.dtype == np.bool_ else \
+        _wrap(~self._data)
+    T.__and__ = lambda self, o: _wrap(self._data & _index(o))
+    T.__or__ = lambda self, o: _wrap(self._data | _index(o))
+    T.__xor__ = lambda self, o: _wrap(self._data ^ _index(o))
+    for name in ("add", "sub", "mul", "div", "pow"):
+        setattr(T, name + "_", (lambda n: lambda self, o: _inplace(self, n, o))(name))
+    methods = dict(
+        add=add, sub=sub, mul=mul, div=div, true_divide=div, pow=pow, neg=neg, maximum=maximum,
+        minimum=minimum, square=square, lt=lt, le=le, gt=gt, ge=ge, eq=eq, ne=ne,
+        logical_not=logical_not, exp=exp, log=log, sqrt=sqrt, rsqrt=rsqrt, abs=abs, tanh=tanh,
+        sigmoid=sigmoid, relu=relu, sign=sign, clamp=clamp, clip=clamp, clamp_min=clamp_min,
+        clamp_max=clamp_max, masked_fill=masked_fill, clone=clone, sum=sum, mean=mean, max=max,
+        min=min, amax=amax, amin=amin, argmax=argmax, argmin=argmin, var=var, std=std, norm=norm,
+        matmul=matmul, mm=mm, bmm=bmm, dot=dot, mv=mv, outer=outer, reshape=reshape, view=view,
+        flatten=flatten, unflatten=unflatten, squeeze=squeeze, unsqueeze=unsqueeze,
+        permute=permute, transpose=transpose, swapaxes=transpose, t=t, expand=expand,
+        split=split, chunk=chunk, unbind=unbind, softmax=softmax, log_softmax=log_softmax,
+        logsumexp=logsumexp,
+    )
+    for k, v in methods.items():
+        setattr(T, k, v)
+    T.T = property(lambda self: permute(self, *reversed(range(self.ndim))))
+    T.mT = property(lambda self: transpose(self, -2, -1))
+    T.view_as = lambda self, o: reshape(self, tuple(o.shape))
+    T.reshape_as = T.view_as
+    T.expand_as = lambda self, o: expand(self, *o.shape)
+    T.type_as = lambda self, o: self.to(o.dtype)
+    T.masked_fill_ = lambda self, mask, value: _masked_fill_(self, mask, value)
+    T.clamp_ = lambda self, min=None, max=None: _clamp_(self, min, max)  # noqa: A006
+
+
+def _masked_fill_(x, mask, value):
+    setitem(x, mask, value)
+    return x
+
+
+def _clamp_(x, lo, hi):
+    x._check_inplace("clamp_")
+    _rebase(x, clamp(x, lo, hi))
+    return x
+
+
+_attach()

@@ -1,0 +1,551 @@
+"""Elementwise ops: scalar rules written once, each declaration one table row.
+
+Naming: ``<op>_f`` is the forward scalar rule, ``<op>_d<input>`` the backward rule for that
+input.  Parameters are read by name from the tape's scope (``grad``, ``out``, inputs, attrs).
+Gradient formulas follow torch's ``derivatives.yaml`` so float64 results agree to rounding.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..backends.cpu import ARITH, FLOAT, elementwise, scalar
+from .registry import Kernel, Op, register
+
+ALL = ("float32", "float64", "int64", "bool")
+
+
+def _identity(grad):
+    return grad
+
+
+identity = Kernel(cpu=_identity, args=("grad",), name="identity")
+
+# ---- arithmetic ---------------------------------------------------------------------------
+
+
+@scalar
+def add_f(x, y):
+    return x + y
+
+
+@scalar
+def sub_f(x, y):
+    return x - y
+
+
+@scalar
+def neg_f(x):
+    return -x
+
+
+@scalar
+def neg_grad(grad):
+    return -grad
+
+
+@scalar
+def mul_f(x, y):
+    return x * y
+
+
+@scalar
+def mul_dx(grad, y):
+    return grad * y
+
+
+@scalar
+def mul_dy(grad, x):
+    return grad * x
+
+
+@scalar
+def div_f(x, y):
+    return x / y
+
+
+@scalar
+def div_dx(grad, y):
+    return grad / y
+
+
+@scalar
+def div_dy(grad, x, y):
+    return -grad * x / (y * y)
+
+
+@scalar
+def pow_f(x, y):
+    return x**y
+
+
+@scalar
+def pow_dx(grad, x, y):
+    # torch: grad * y * x^(y-1), and exactly 0 where the exponent is 0
+    if y == 0:
+        return 0.0 * grad
+    return grad * y * x ** (y - 1)
+
+
+@scalar
+def pow_dy(grad, x, y, out):
+    # torch masks x == 0 with a non-negative exponent (0 * log(0)) to a zero gradient
+    if x == 0 and y >= 0:
+        return 0.0 * grad
+    return grad * out * math.log(x)
+
+
+@scalar
+def maximum_f(x, y):
+    if x != x:
+        return x
+    if y != y:
+        return y
+    return x if x >= y else y
+
+
+@scalar
+def maximum_dx(grad, x, y):
+    # ties split the gradient evenly, as torch does
+    if x > y:
+        return grad
+    if x == y:
+        return grad * 0.5
+    return grad * 0.0
+
+
+@scalar
+def maximum_dy(grad, x, y):
+    if y > x:
+        return grad
+    if x == y:
+        return grad * 0.5
+    return grad * 0.0
+
+
+@scalar
+def minimum_f(x, y):
+    if x != x:
+        return x
+    if y != y:
+        return y
+    return x if x <= y else y
+
+
+@scalar
+def minimum_dx(grad, x, y):
+    if x < y:
+        return grad
+    if x == y:
+        return grad * 0.5
+    return grad * 0.0
+
+
+@scalar
+def minimum_dy(grad, x, y):
+    if y < x:
+        return grad
+    if x == y:
+        return grad * 0.5
+    return grad * 0.0
+
+
+register(Op("add", ("x", "y"), elementwise(add_f, ARITH), {"x": identity, "y": identity}))
+register(Op("sub", ("x", "y"), elementwise(sub_f, ARITH),
+            {"x": identity, "y": elementwise(neg_grad)}))
+register(Op("neg", ("x",), elementwise(neg_f, ARITH), {"x": elementwise(neg_grad)}))
+register(Op("mul", ("x", "y"), elementwise(mul_f, ARITH),
+            {"x": elementwise(mul_dx), "y": elementwise(mul_dy)}, saves=("x", "y")))
+register(Op("div", ("x", "y"), elementwise(div_f), {"x": elementwise(div_dx),
+            "y": elementwise(div_dy)}, saves=("x", "y"), promote="float"))
+register(Op("pow", ("x", "y"), elementwise(pow_f, ARITH),
+            {"x": elementwise(pow_dx), "y": elementwise(pow_dy)}, saves=("x", "y", "out")))
+register(Op("maximum", ("x", "y"), elementwise(maximum_f, ARITH),
+            {"x": elementwise(maximum_dx), "y": elementwise(maximum_dy)}, saves=("x", "y")))
+register(Op("minimum", ("x", "y"), elementwise(minimum_f, ARITH),
+            {"x": elementwise(minimum_dx), "y": elementwise(minimum_dy)}, saves=("x", "y")))
+
+# ---- comparisons (no gradient) --------------------------------------------------------------
+
+
+@scalar
+def lt_f(x, y):
+    return x < y
+
+
+@scalar
+def le_f(x, y):
+    return x <= y
+
+
+@scalar
+def gt_f(x, y):
+    return x > y
+
+
+@scalar
+def ge_f(x, y):
+    return x >= y
+
+
+@scalar
+def eq_f(x, y):
+    return x == y
+
+
+@scalar
+def ne_f(x, y):
+    return x != y
+
+
+for _name, _fn in (("lt", lt_f), ("le", le_f), ("gt", gt_f), ("ge", ge_f), ("eq", eq_f),
+                   ("ne", ne_f)):
+    register(Op(_name, ("x", "y"), elementwise(_fn, ALL, out="bool"),
+                {"x": None, "y": None}, differentiable=False))
+
+
+@scalar
+def logical_not_f(x):
+    return not x
+
+
+register(Op("logical_not", ("x",), elementwise(logical_not_f, ("bool",)), {"x": None},
+            differentiable=False, promote=None))
+
+# ---- selection ----------------------------------------------------------------------------
+
+
+@scalar
+def where_f(cond, x, y):
+    return x if cond else y
+
+
+@scalar
+def where_dx(grad, cond):
+    return grad if cond else grad * 0.0
+
+
+@scalar
+def where_dy(grad, cond):
+    return grad * 0.0 if cond else grad
+
+
+register(Op("where", ("cond", "x", "y"),
+            elementwise(where_f, ARITH, arg_types=("bool", None, None)),
+            {"cond": None, "x": elementwise(where_dx, FLOAT, arg_types=(None, "bool")),
+             "y": elementwise(where_dy, FLOAT, arg_types=(None, "bool"))},
+            saves=("cond",), promote=None))
+
+# ---- unary math ---------------------------------------------------------------------------
+
+
+@scalar
+def exp_f(x):
+    return math.exp(x)
+
+
+@scalar
+def exp_dx(grad, out):
+    return grad * out
+
+
+@scalar
+def log_f(x):
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+@scalar
+def log_dx(grad, x):
+    return grad / x
+
+
+@scalar
+def sqrt_f(x):
+    return math.sqrt(x) if x >= 0 else math.nan
+
+
+@scalar
+def sqrt_dx(grad, out):
+    return grad / (2 * out)
+
+
+@scalar
+def abs_f(x):
+    return -x if x < 0 else x
+
+
+@scalar
+def sign_f(x):
+    if x > 0:
+        return 1
+    if x < 0:
+        return -1
+    return x * 0  # keeps 0 and NaN
+
+
+@scalar
+def abs_dx(grad, x):
+    return grad * sign_f(x)
+
+
+@scalar
+def tanh_f(x):
+    return math.tanh(x)
+
+
+@scalar
+def tanh_dx(grad, out):
+    return grad * (1 - out * out)
+
+
+@scalar
+def sigmoid_f(x):
+    # two branches so exp never overflows
+    if x >= 0:
+        return 1 / (1 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1 + e)
+
+
+@scalar
+def sigmoid_dx(grad, out):
+    return grad * (1 - out) * out
+
+
+@scalar
+def relu_f(x):
+    return x * 0 if x <= 0 else x  # x * 0 keeps -0.0 out and NaN in
+
+
+@scalar
+def relu_dx(grad, out):
+    return grad if out > 0 else grad * 0
+
+
+@scalar
+def leaky_relu_f(x, negative_slope):
+    return x if x > 0 else x * negative_slope
+
+
+@scalar
+def leaky_relu_dx(grad, x, negative_slope):
+    return grad if x > 0 else grad * negative_slope
+
+
+@scalar
+def gelu_f(x):
+    return 0.5 * x * (1 + math.erf(x * 0.7071067811865476))
+
+
+@scalar
+def gelu_dx(grad, x):
+    cdf = 0.5 * (1 + math.erf(x * 0.7071067811865476))
+    pdf = math.exp(-0.5 * x * x) * 0.3989422804014327
+    return grad * (cdf + x * pdf)
+
+
+@scalar
+def gelu_tanh_f(x):
+    inner = 0.7978845608028654 * (x + 0.044715 * x * x * x)
+    return 0.5 * x * (1 + math.tanh(inner))
+
+
+@scalar
+def gelu_tanh_dx(grad, x):
+    k = 0.7978845608028654
+    inner = k * (x + 0.044715 * x * x * x)
+    t = math.tanh(inner)
+    left = 0.5 * x
+    right = 1 + t
+    left_d = 0.5 * right
+    d_inner = k * (1 + 3 * 0.044715 * x * x)
+    right_d = left * (1 - t * t) * d_inner
+    return grad * (left_d + right_d)
+
+
+@scalar
+def softplus_f(x, beta, threshold):
+    if x * beta > threshold:
+        return x
+    return math.log1p(math.exp(x * beta)) / beta
+
+
+@scalar
+def softplus_dx(grad, x, beta, threshold):
+    z = x * beta
+    if z > threshold:
+        return grad
+    e = math.exp(z)
+    return grad * e / (e + 1)
+
+
+@scalar
+def clamp_f(x, lo, hi):
+    if x != x:
+        return x
+    if x < lo:
+        x = lo
+    if x > hi:
+        x = hi
+    return x
+
+
+@scalar
+def clamp_dx(grad, x, lo, hi):
+    return grad if (x >= lo and x <= hi) else grad * 0
+
+
+_FL = {"promote": "float"}
+register(Op("exp", ("x",), elementwise(exp_f), {"x": elementwise(exp_dx)}, saves=("out",), **_FL))
+register(Op("log", ("x",), elementwise(log_f), {"x": elementwise(log_dx)}, saves=("x",), **_FL))
+register(Op("sqrt", ("x",), elementwise(sqrt_f), {"x": elementwise(sqrt_dx)}, saves=("out",),
+            **_FL))
+register(Op("abs", ("x",), elementwise(abs_f, ARITH), {"x": elementwise(abs_dx)}, saves=("x",)))
+register(Op("sign", ("x",), elementwise(sign_f, ARITH), {"x": None}, differentiable=False))
+register(Op("tanh", ("x",), elementwise(tanh_f), {"x": elementwise(tanh_dx)}, saves=("out",),
+            **_FL))
+register(Op("sigmoid", ("x",), elementwise(sigmoid_f), {"x": elementwise(sigmoid_dx)},
+            saves=("out",), **_FL))
+register(Op("relu", ("x",), elementwise(relu_f, ARITH), {"x": elementwise(relu_dx)},
+            saves=("out",)))
+register(Op("leaky_relu", ("x",), elementwise(leaky_relu_f), {"x": elementwise(leaky_relu_dx)},
+            saves=("x",), attrs=("negative_slope",), **_FL))
+register(Op("gelu", ("x",), elementwise(gelu_f), {"x": elementwise(gelu_dx)}, saves=("x",),
+            **_FL))
+register(Op("gelu_tanh", ("x",), elementwise(gelu_tanh_f), {"x": elementwise(gelu_tanh_dx)},
+            saves=("x",), **_FL))
+register(Op("softplus", ("x",), elementwise(softplus_f), {"x": elementwise(softplus_dx)},
+            saves=("x",), attrs=("beta", "threshold"), **_FL))
+register(Op("clamp", ("x",), elementwise(clamp_f, ARITH), {"x": elementwise(clamp_dx)},
+            saves=("x",), attrs=("lo", "hi")))
+
+
+@scalar
+def cast_f(x):
+    return x
+
+
+# dtype conversion: the kernel is numpy's astype (a copy); the gradient casts back (the tape
+# converts every input gradient to its input's dtype)
+register(Op("cast", ("x",), Kernel(cpu=lambda x, dtype: x.astype(dtype), args=("x", "dtype"),
+                                   name="astype"),
+            {"x": identity}, attrs=("dtype",), promote=None))
+register(Op("clone", ("x",), Kernel(cpu=lambda x: x.copy(), args=("x",), name="copy"),
+            {"x": identity}, promote=None))
+
+# ---- per-element losses (reduced by the loss functions with sum/mean) -----------------------
+
+
+@scalar
+def mse_f(x, y):
+    d = x - y
+    return d * d
+
+
+@scalar
+def mse_dx(grad, x, y):
+    return 2 * (x - y) * grad
+
+
+@scalar
+def mse_dy(grad, x, y):
+    return -2 * (x - y) * grad
+
+
+@scalar
+def l1_f(x, y):
+    return abs_f(x - y)
+
+
+@scalar
+def l1_dx(grad, x, y):
+    return grad * sign_f(x - y)
+
+
+@scalar
+def l1_dy(grad, x, y):
+    return -grad * sign_f(x - y)
+
+
+@scalar
+def bce_f(x, y):
+    # torch clamps each log at -100 so a probability of exactly 0 or 1 gives a finite loss
+    return (y - 1) * max(math.log1p(-x), -100.0) - y * max(math.log(x) if x > 0 else -math.inf,
+                                                           -100.0)
+
+
+@scalar
+def bce_dx(grad, x, y):
+    return grad * (x - y) / max((1 - x) * x, 1e-12)
+
+
+@scalar
+def bce_dy(grad, x):
+    return grad * (max(math.log1p(-x), -100.0) - max(math.log(x) if x > 0 else -math.inf,
+                                                     -100.0))
+
+
+@scalar
+def softplus0(x):
+    # log(1 + exp(x)) without overflow
+    if x > 0:
+        return x + math.log1p(math.exp(-x))
+    return math.log1p(math.exp(x))
+
+
+@scalar
+def bce_logits_f(x, y, pos_weight):
+    # (1 - y) x + lw * softplus(-x), with lw = 1 + (pos_weight - 1) y; finite for |x| = 100+
+    lw = 1 + (pos_weight - 1) * y
+    return (1 - y) * x + lw * softplus0(-x)
+
+
+@scalar
+def bce_logits_dx(grad, x, y, pos_weight):
+    lw = 1 + (pos_weight - 1) * y
+    return grad * ((1 - y) - lw * sigmoid_f(-x))
+
+
+@scalar
+def bce_logits_dy(grad, x, pos_weight):
+    return grad * (-x + (pos_weight - 1) * softplus0(-x))
+
+
+@scalar
+def bce_logits_dpw(grad, x, y):
+    return grad * y * softplus0(-x)
+
+
+@scalar
+def huber_f(x, y, delta):
+    d = abs_f(x - y)
+    return 0.5 * d * d if d < delta else delta * (d - 0.5 * delta)
+
+
+@scalar
+def huber_dx(grad, x, y, delta):
+    d = x - y
+    if d < -delta:
+        return -delta * grad
+    if d > delta:
+        return delta * grad
+    return d * grad
+
+
+@scalar
+def huber_dy(grad, x, y, delta):
+    return -huber_dx(grad, x, y, delta)
+
+
+register(Op("mse", ("x", "y"), elementwise(mse_f), {"x": elementwise(mse_dx),
+            "y": elementwise(mse_dy)}, saves=("x", "y"), promote="float"))
+register(Op("l1", ("x", "y"), elementwise(l1_f), {"x": elementwise(l1_dx),
+            "y": elementwise(l1_dy)}, saves=("x", "y"), promote="float"))
+register(Op("bce", ("x", "y"), elementwise(bce_f), {"x": elementwise(bce_dx),
+            "y": elementwise(bce_dy)}, saves=("x", "y"), promote="float"))
+register(Op("bce_logits", ("x", "y", "pos_weight"), elementwise(bce_logits_f),
+            {"x": elementwise(bce_logits_dx), "y": elementwise(bce_logits_dy),
+             "pos_weight": elementwise(bce_logits_dpw)},
+            saves=("x", "y", "pos_weight"), promote="float"))
+register(Op("huber", ("x", "y"), elementwise(huber_f), {"x": elementwise(huber_dx),
+            "y": elementwise(huber_dy)}, saves=("x", "y"), attrs=("delta",), promote="float"))

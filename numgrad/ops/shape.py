@@ -1,0 +1,118 @@
+"""Shape and indexing ops.  Their CPU kernels are numpy views (no arithmetic to compile);
+the backward rules move the gradient back into the input's layout."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .elementwise import identity
+from .registry import Kernel, Op, register
+
+
+def reshape_back(grad, x_shape):
+    return grad.reshape(x_shape)
+
+
+_back = Kernel(cpu=reshape_back, args=("grad", "x_shape"))
+
+register(Op("reshape", ("x",), Kernel(cpu=lambda x, shape: x.reshape(shape),
+                                      args=("x", "shape"), name="reshape"),
+            {"x": _back}, attrs=("shape",), promote=None))
+register(Op("expand", ("x",), Kernel(cpu=lambda x, shape: np.broadcast_to(x, shape),
+                                     args=("x", "shape"), name="broadcast_to"),
+            {"x": identity}, attrs=("shape",), promote=None))
+
+
+def _inverse(perm):
+    inv = [0] * len(perm)
+    for i, p in enumerate(perm):
+        inv[p] = i
+    return tuple(inv)
+
+
+register(Op("permute", ("x",), Kernel(cpu=lambda x, perm: x.transpose(perm), args=("x", "perm"),
+                                      name="transpose"),
+            {"x": Kernel(cpu=lambda grad, perm: grad.transpose(_inverse(perm)),
+                         args=("grad", "perm"), name="transpose_back")},
+            attrs=("perm",), promote=None))
+
+
+def _is_basic(index):
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer))
+               for i in items)
+
+
+@njit(cache=True, error_model="numpy")
+def index_add_rows_kernel(out, idx, g):
+    # out[idx[i]] += g[i] on the first axis; indices were bounds-checked by the forward
+    for i in range(idx.shape[0]):
+        out[idx[i]] += g[i]
+
+
+def getitem_backward(grad, x_shape, index):
+    out = np.zeros(x_shape, dtype=grad.dtype)
+    if _is_basic(index):
+        out[index] = grad
+    elif (isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind == "i"
+          and len(x_shape) >= 1):
+        idx = np.where(index < 0, index + x_shape[0], index)
+        g = np.ascontiguousarray(grad).reshape(len(idx), -1)
+        index_add_rows_kernel(out.reshape(x_shape[0], -1), idx, g)
+    else:
+        np.add.at(out, index, grad)
+    return out
+
+
+register(Op("getitem", ("x",), Kernel(cpu=lambda x, index: x[index], args=("x", "index"),
+                                      name="index"),
+            {"x": Kernel(cpu=getitem_backward, args=("grad", "x_shape", "index"))},
+            attrs=("index",), promote=None))
+
+
+def setitem_forward(x, v, index):
+    out = x.copy()
+    out[index] = v
+    return out
+
+
+def setitem_dx(grad, index):
+    g = grad.copy()
+    g[index] = 0
+    return g
+
+
+def setitem_dv(grad, index):
+    return grad[index]
+
+
+register(Op("setitem", ("x", "v"), Kernel(cpu=setitem_forward, args=("x", "v", "index")),
+            {"x": Kernel(cpu=setitem_dx, args=("grad", "index")),
+             "v": Kernel(cpu=setitem_dv, args=("grad", "index"))},
+            attrs=("index",), promote=None))
+
+
+def cat_forward(xs, dim):
+    return np.concatenate(xs, axis=dim)
+
+
+def cat_backward(grad, xs_shapes, dim):
+    bounds = np.cumsum([s[dim] for s in xs_shapes])[:-1]
+    return np.split(grad, bounds, axis=dim)
+
+
+def stack_forward(xs, dim):
+    return np.stack(xs, axis=dim)
+
+
+def stack_backward(grad, xs_shapes, dim):
+    return [np.take(grad, i, axis=dim) for i in range(len(xs_shapes))]
+
+
+register(Op("cat", ("xs",), Kernel(cpu=cat_forward, args=("xs", "dim")),
+            {"xs": Kernel(cpu=cat_backward, args=("grad", "xs_shapes", "dim"))},
+            attrs=("dim",), variadic=True, promote=None))
+register(Op("stack", ("xs",), Kernel(cpu=stack_forward, args=("xs", "dim")),
+            {"xs": Kernel(cpu=stack_backward, args=("grad", "xs_shapes", "dim"))},
+            attrs=("dim",), variadic=True, promote=None))
