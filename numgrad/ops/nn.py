@@ -189,9 +189,7 @@ def nll_forward(logp, target, weight, ignore_index, reduction):
     if bad >= 0:
         raise IndexError(
             f"nll_loss: target {int(t[bad])} at position {bad} is out of bounds for {c} classes "
-            f"(valid targets are 0..{c - 1}" + (f" or ignore_index={ignore_index})"
-                                                 if ignore_index >= 0 or ignore_index < -1
-                                                 else ")")
+            f"(valid targets are 0..{c - 1}, or ignore_index={ignore_index})"
         )
     if reduction == "none":
         if logp.ndim == 1:

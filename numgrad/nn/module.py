@@ -1,0 +1,265 @@
+"""``Module``: torch's container protocol (attribute registration, state_dict, train/eval)."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from .. import dtypes as D
+from ..tape import no_grad
+from ..tensor import Tensor, check_device
+from .parameter import Parameter
+
+
+class Module:
+    """Base class for layers and models; subclasses define ``forward``.
+
+    Assigning a :class:`Parameter` or a ``Module`` to an attribute registers it, so
+    ``parameters()``, ``state_dict()``, ``to()`` and ``zero_grad()`` find it, with torch's names.
+    """
+
+    training: bool
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "training", True)
+
+    # ---- registration ----------------------------------------------------------------------
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign attributes before Module.__init__() is called")
+        params, modules, buffers = self._parameters, self._modules, self._buffers
+        for d in (params, modules, buffers):
+            if name in d and not (d is params and value is None):
+                if d is buffers and (value is None or isinstance(value, Tensor)):
+                    buffers[name] = value
+                    return
+                del d[name]
+        if isinstance(value, Parameter):
+            params[name] = value
+        elif isinstance(value, Module):
+            modules[name] = value
+        elif name in params and value is None:
+            params[name] = None
+        else:
+            object.__setattr__(self, name, value)
+            return
+        self.__dict__.pop(name, None)
+
+    def __getattr__(self, name):
+        d = self.__dict__
+        for store in ("_parameters", "_modules", "_buffers"):
+            if store in d and name in d[store]:
+                return d[store][name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name):
+        for store in (self._parameters, self._modules, self._buffers):
+            if name in store:
+                del store[name]
+                return
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name, param):
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(f"cannot assign '{type(param).__name__}' as parameter '{name}' "
+                            "(numgrad.nn.Parameter or None required)")
+        self._parameters[name] = param
+
+    def register_buffer(self, name, tensor, persistent=True):
+        self._buffers[name] = tensor
+
+    def add_module(self, name, module):
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._modules[name] = module
+
+    register_module = add_module
+
+    # ---- traversal -------------------------------------------------------------------------
+    def named_modules(self, memo=None, prefix=""):
+        memo = set() if memo is None else memo
+        stack = [(prefix, self)]
+        while stack:
+            pre, m = stack.pop(0)
+            if m is None or id(m) in memo:
+                continue
+            memo.add(id(m))
+            yield pre, m
+            stack[0:0] = [(f"{pre}.{n}" if pre else n, c) for n, c in m._modules.items()]
+
+    def modules(self):
+        for _, m in self.named_modules():
+            yield m
+
+    def named_children(self):
+        for n, m in self._modules.items():
+            if m is not None:
+                yield n, m
+
+    def children(self):
+        for _, m in self.named_children():
+            yield m
+
+    def named_parameters(self, prefix="", recurse=True):
+        seen = set()
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for pre, m in mods:
+            for n, p in m._parameters.items():
+                if p is None or id(p) in seen:
+                    continue
+                seen.add(id(p))
+                yield (f"{pre}.{n}" if pre else n), p
+
+    def parameters(self, recurse=True):
+        for _, p in self.named_parameters(recurse=recurse):
+            yield p
+
+    def named_buffers(self, prefix="", recurse=True):
+        mods = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for pre, m in mods:
+            for n, b in m._buffers.items():
+                if b is not None:
+                    yield (f"{pre}.{n}" if pre else n), b
+
+    def buffers(self, recurse=True):
+        for _, b in self.named_buffers(recurse=recurse):
+            yield b
+
+    # ---- state -----------------------------------------------------------------------------
+    def state_dict(self, destination=None, prefix="", keep_vars=False):
+        """Parameters and buffers by torch's dotted names (``0.weight``, ``fc1.bias``)."""
+        out = OrderedDict() if destination is None else destination
+        for pre, m in self.named_modules(prefix=prefix.rstrip(".")):
+            for n, p in list(m._parameters.items()) + list(m._buffers.items()):
+                if p is None:
+                    continue
+                key = f"{pre}.{n}" if pre else n
+                out[key] = p if keep_vars else p.detach()
+        return out
+
+    def load_state_dict(self, state_dict, strict=True):
+        """Copy values in; accepts numgrad tensors, numpy arrays or anything with ``numpy()``."""
+        own = self.state_dict(keep_vars=True)
+        missing = [k for k in own if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in own]
+        errors = []
+        if strict and (missing or unexpected):
+            errors.append(f"missing keys {missing}, unexpected keys {unexpected}")
+        for k, target in own.items():
+            if k not in state_dict:
+                continue
+            arr = _as_array(state_dict[k])
+            if arr.shape != target._data.shape:
+                errors.append(f"size mismatch for {k}: copying a param with shape "
+                              f"{tuple(arr.shape)}, the shape in current model is "
+                              f"{tuple(target._data.shape)}")
+                continue
+            with no_grad():
+                np.copyto(target._data, arr, casting="unsafe")
+                target._bump()
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                               + "\n\t".join(errors))
+        return _Keys(missing, unexpected)
+
+    # ---- modes, devices, grads -------------------------------------------------------------
+    def train(self, mode=True):
+        for m in self.modules():
+            object.__setattr__(m, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad=True):
+        for p in self.parameters():
+            p.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none=True):
+        for p in self.parameters():
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad._data[...] = 0
+
+    def to(self, *args, dtype=None, device=None):
+        for a in args:
+            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
+                device = a
+            else:
+                dtype = a
+        check_device(device)
+        if dtype is not None:
+            dt = D.as_dtype(dtype)
+            for p in list(self.parameters()) + list(self.buffers()):
+                if p._data.dtype.kind == "f" and p._data.dtype != dt.np:
+                    p._data = p._data.astype(dt.np)
+                    if p.grad is not None:
+                        p.grad._data = p.grad._data.astype(dt.np)
+        return self
+
+    def float(self):
+        return self.to(D.float32)
+
+    def double(self):
+        return self.to(D.float64)
+
+    def cpu(self):
+        return self
+
+    def cuda(self, device=None):
+        return self.to("cuda")
+
+    def apply(self, fn):
+        for m in list(self.modules())[::-1]:
+            fn(m)
+        return self
+
+    # ---- calling ---------------------------------------------------------------------------
+    def forward(self, *args, **kwargs):
+        raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required "
+                                  "\"forward\" function")
+
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def extra_repr(self):
+        return ""
+
+    def __repr__(self):
+        lines = []
+        for n, m in self._modules.items():
+            body = repr(m).replace("\n", "\n  ")
+            lines.append(f"  ({n}): {body}")
+        head = f"{type(self).__name__}({self.extra_repr()}"
+        if not lines:
+            return head + ")"
+        return head + "\n" + "\n".join(lines) + "\n)"
+
+    def __dir__(self):
+        return list(super().__dir__()) + list(self._parameters) + list(self._modules)
+
+
+class _Keys(tuple):
+    def __new__(cls, missing, unexpected):
+        self = super().__new__(cls, (missing, unexpected))
+        self.missing_keys = missing
+        self.unexpected_keys = unexpected
+        return self
+
+
+def _as_array(v):
+    if isinstance(v, Tensor):
+        return v._data
+    if isinstance(v, np.ndarray):
+        return v
+    if hasattr(v, "detach"):  # a torch tensor
+        return v.detach().cpu().numpy()
+    return np.asarray(v)

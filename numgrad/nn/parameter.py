@@ -1,0 +1,28 @@
+"""``Parameter``: a leaf tensor that a Module registers and optimizers update."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..tensor import Tensor, _to_array
+
+
+class Parameter(Tensor):
+    """A tensor that requires grad by default and is registered when set on a Module."""
+
+    __slots__ = ()
+
+    def __init__(self, data=None, requires_grad=True):
+        if data is None:
+            data = np.empty(0, dtype=np.float32)
+        arr = data._data if isinstance(data, Tensor) else _to_array(data, copy=False)
+        self._data = arr
+        self._rg = False
+        self.grad = None
+        self._node = None
+        self._version = [0]
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def __repr__(self):
+        return "Parameter containing:\n" + super().__repr__()
