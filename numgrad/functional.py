@@ -344,7 +344,7 @@ def dot(a, b):
                            f"{tuple(b.shape)}")
     if a.shape[0] != b.shape[0]:
         raise RuntimeError(f"dot: inconsistent tensor size, expected tensors of the same size, "
-                           f"got {a.shape[0]} and {b.shape[0]} elements")
+                           f"got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     return matmul(a, b)
 
 

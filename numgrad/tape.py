@@ -127,7 +127,7 @@ def _input_grads(node, grad, device):
         grads = rule.on(device, op.name)(*[scope[n] for n in rule.args])
         for i, (parent, g) in enumerate(zip(node.parents, grads)):
             if parent is not None and node.needs[i] and g is not None:
-                yield i, parent, g
+                yield i, parent, g, rule.fresh
         return
     for i, parent in enumerate(node.parents):
         if parent is None or not node.needs[i]:
@@ -136,12 +136,12 @@ def _input_grads(node, grad, device):
         if rule is _MISSING:
             raise missing_rule_error(op, op.inputs[i])
         g = rule.on(device, op.name)(*[scope[n] for n in rule.args])
-        yield i, parent, g
+        yield i, parent, g, rule.fresh
 
 
 def _fix(g, shape, dtype):
     if not isinstance(g, np.ndarray):
-        g = np.asarray(g, dtype=dtype)
+        g = np.array(g, dtype=dtype)
     if g.shape != shape:
         g = unbroadcast(g, shape)
     if g.dtype != dtype:
@@ -149,11 +149,17 @@ def _fix(g, shape, dtype):
     return g
 
 
-def run_backward(roots, root_grads, retain_graph=False, inputs=None, accumulate=True):
+def run_backward(roots, root_grads, retain_graph=False, inputs=None):
+    # NaN/inf flow through backward like torch, without numpy's floating-point warnings
+    with np.errstate(all="ignore"):
+        return _run_backward(roots, root_grads, retain_graph, inputs)
+
+
+def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
     """Backpropagate ``root_grads`` from ``roots`` (tensors).
 
-    With ``accumulate`` the gradients of leaves land in ``leaf.grad``; otherwise the gradients of
-    ``inputs`` (tensors, leaf or not) are returned in order and nothing else is written.
+    Without ``inputs`` the gradients of leaves land in ``leaf.grad``; otherwise the gradients
+    of ``inputs`` (tensors, leaf or not) are returned in order and nothing else is written.
     """
     from .tensor import Tensor, _wrap
 
@@ -166,14 +172,16 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, accumulate=
         for k, t in enumerate(inputs):
             wanted.setdefault(id(t._node) if t._node is not None else id(t), []).append(k)
 
-    def deliver_leaf(leaf, g):
+    def deliver_leaf(leaf, g, fresh):
         if wanted is not None:
             ks = wanted.get(id(leaf))
             if ks is not None:
                 captured[id(leaf)] = g if id(leaf) not in captured else captured[id(leaf)] + g
             return
         if leaf.grad is None:
-            leaf.grad = _wrap(np.array(g, copy=True))
+            # a fresh kernel result is owned by nobody else; anything else may alias another
+            # gradient or the user's array, so it is copied before it becomes .grad
+            leaf.grad = _wrap(g if fresh and g.flags.writeable else np.array(g, copy=True))
         else:
             gd = leaf.grad._data
             if gd.shape != g.shape:
@@ -186,7 +194,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, accumulate=
         node = root._node
         if node is None:
             if root.requires_grad:
-                deliver_leaf(root, g)
+                deliver_leaf(root, g, False)
             continue
         if node in pending:
             pending[node] = pending[node] + g
@@ -209,8 +217,10 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, accumulate=
                 else:
                     t.grad = _wrap(t.grad._data + grad)
         device = "cpu"
-        for i, parent, g in _input_grads(node, grad, device):
-            g = _fix(g, node.shapes[i], node.dtypes[i])
+        for i, parent, g, fresh in _input_grads(node, grad, device):
+            g2 = _fix(g, node.shapes[i], node.dtypes[i])
+            fresh = fresh or g2 is not g
+            g = g2
             if type(parent) is Node:
                 if parent in pending:
                     pending[parent] = pending[parent] + g
@@ -218,7 +228,7 @@ def run_backward(roots, root_grads, retain_graph=False, inputs=None, accumulate=
                     pending[parent] = g
                     heapq.heappush(heap, (-parent.seq, parent))
             else:
-                deliver_leaf(parent, g)
+                deliver_leaf(parent, g, fresh)
         if not retain_graph:
             node.saved = None
             node.versions = None

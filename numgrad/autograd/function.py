@@ -97,7 +97,7 @@ def _op_for(cls):
             inputs=("xs",),
             forward=Kernel(cpu=cls.forward, args=("ctx", "xs"), name=f"{cls.__qualname__}.forward"),
             backward={"xs": Kernel(cpu=_custom_backward(cls), args=("grad", "ctx", "xs_shapes"),
-                                   name=f"{cls.__qualname__}.backward")},
+                                   name=f"{cls.__qualname__}.backward", fresh=False)},
             attrs=("ctx", "xs_shapes"),
             variadic=True,
             promote=None,

@@ -226,7 +226,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
         raise ValueError(f"label_smoothing must be between 0.0 and 1.0, got {label_smoothing}")
     dim = 0 if input.ndim == 1 else 1
     if target.dtype.is_floating_point:  # class probabilities
-        _same_shape(input, target, "cross_entropy")
+        if tuple(input.shape) != tuple(target.shape):
+            idx = () if input.ndim == 1 else tuple(input.shape[:1]) + tuple(input.shape[2:])
+            raise ValueError(
+                f"cross_entropy: expected class indices (int64) of shape {idx} or class "
+                f"probabilities of shape {tuple(input.shape)}; got target of dtype "
+                f"{target.dtype.name} and shape {tuple(target.shape)}"
+            )
         logp = log_softmax(input, dim)
         c = input.shape[dim]
         if label_smoothing:

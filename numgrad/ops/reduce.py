@@ -37,6 +37,13 @@ def normalize_dims(dim, ndim):
     return tuple(sorted(out))
 
 
+def _prod(xs):
+    n = 1
+    for v in xs:
+        n *= v
+    return n
+
+
 def to_arb(x, axes):
     """View (or copy) ``x`` as ``(A, R, B)`` with ``axes`` flattened into ``R``."""
     shape = x.shape
@@ -46,11 +53,11 @@ def to_arb(x, axes):
     if hi - lo + 1 != len(axes):
         keep = [i for i in range(x.ndim) if i not in axes]
         x = np.ascontiguousarray(x.transpose(keep + list(axes)))
-        r = int(np.prod([shape[i] for i in axes]))
+        r = _prod([shape[i] for i in axes])
         return x.reshape(-1, r, 1)
-    a = int(np.prod(shape[:lo]))
-    r = int(np.prod(shape[lo:hi + 1]))
-    b = int(np.prod(shape[hi + 1:]))
+    a = _prod(shape[:lo])
+    r = _prod(shape[lo:hi + 1])
+    b = _prod(shape[hi + 1:])
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
     return x.reshape(a, r, b)

@@ -58,10 +58,13 @@ DEVICES = ("cpu", "cuda")
 class Kernel:
     """One computation with a slot per device; ``args`` are the scope names it reads."""
 
-    __slots__ = ("name", "args", "cpu", "cuda", "_builder", "scalar")
+    __slots__ = ("name", "args", "cpu", "cuda", "_builder", "scalar", "fresh")
 
-    def __init__(self, cpu=None, cuda=None, args=None, name=None, builder=None):
+    def __init__(self, cpu=None, cuda=None, args=None, name=None, builder=None, fresh=True):
         self.cpu = cpu
+        # fresh: the result is a new array nobody else holds, so the tape may hand it to a
+        # leaf's .grad without copying; rules returning grad itself or a view of it say False
+        self.fresh = fresh
         self.cuda = cuda
         self.scalar = None
         self._builder = builder  # lazily builds a missing device slot: builder(device) -> fn

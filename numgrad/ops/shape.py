@@ -14,7 +14,7 @@ def reshape_back(grad, x_shape):
     return grad.reshape(x_shape)
 
 
-_back = Kernel(cpu=reshape_back, args=("grad", "x_shape"))
+_back = Kernel(cpu=reshape_back, args=("grad", "x_shape"), fresh=False)
 
 register(Op("reshape", ("x",), Kernel(cpu=lambda x, shape: x.reshape(shape),
                                       args=("x", "shape"), name="reshape"),
@@ -34,7 +34,7 @@ def _inverse(perm):
 register(Op("permute", ("x",), Kernel(cpu=lambda x, perm: x.transpose(perm), args=("x", "perm"),
                                       name="transpose"),
             {"x": Kernel(cpu=lambda grad, perm: grad.transpose(_inverse(perm)),
-                         args=("grad", "perm"), name="transpose_back")},
+                         args=("grad", "perm"), name="transpose_back", fresh=False)},
             attrs=("perm",), promote=None))
 
 
@@ -89,7 +89,7 @@ def setitem_dv(grad, index):
 
 register(Op("setitem", ("x", "v"), Kernel(cpu=setitem_forward, args=("x", "v", "index")),
             {"x": Kernel(cpu=setitem_dx, args=("grad", "index")),
-             "v": Kernel(cpu=setitem_dv, args=("grad", "index"))},
+             "v": Kernel(cpu=setitem_dv, args=("grad", "index"), fresh=False)},
             attrs=("index",), promote=None))
 
 
@@ -111,8 +111,8 @@ def stack_backward(grad, xs_shapes, dim):
 
 
 register(Op("cat", ("xs",), Kernel(cpu=cat_forward, args=("xs", "dim")),
-            {"xs": Kernel(cpu=cat_backward, args=("grad", "xs_shapes", "dim"))},
+            {"xs": Kernel(cpu=cat_backward, args=("grad", "xs_shapes", "dim"), fresh=False)},
             attrs=("dim",), variadic=True, promote=None))
 register(Op("stack", ("xs",), Kernel(cpu=stack_forward, args=("xs", "dim")),
-            {"xs": Kernel(cpu=stack_backward, args=("grad", "xs_shapes", "dim"))},
+            {"xs": Kernel(cpu=stack_backward, args=("grad", "xs_shapes", "dim"), fresh=False)},
             attrs=("dim",), variadic=True, promote=None))

@@ -21,8 +21,19 @@ _JIT = {"cache": True, "error_model": "numpy"}
 
 
 @njit(**_JIT)
-def sgd_update(param, grad, buf, neg_lr, weight_decay, momentum, one_minus_dampening,
-               nesterov, maximize, use_momentum, first):
+def sgd_update(
+    param,
+    grad,
+    buf,
+    neg_lr,
+    weight_decay,
+    momentum,
+    one_minus_dampening,
+    nesterov,
+    maximize,
+    use_momentum,
+    first,
+):
     """SGD: ``param += -lr * g`` with optional L2 decay, (Nesterov) momentum and maximize.
 
     ``buf`` is the momentum buffer (ignored, may be empty, without ``use_momentum``); on the
@@ -48,9 +59,25 @@ def sgd_update(param, grad, buf, neg_lr, weight_decay, momentum, one_minus_dampe
 
 
 @njit(**_JIT)
-def adam_update(param, grad, exp_avg, exp_avg_sq, max_exp_avg_sq, weight_decay, decay,
-                w1, one_minus_w1, beta2, one_minus_beta2, bc2_sqrt, eps, neg_step_size,
-                amsgrad, maximize, decoupled):
+def adam_update(
+    param,
+    grad,
+    exp_avg,
+    exp_avg_sq,
+    max_exp_avg_sq,
+    weight_decay,
+    decay,
+    w1,
+    one_minus_w1,
+    beta2,
+    one_minus_beta2,
+    bc2_sqrt,
+    eps,
+    neg_step_size,
+    amsgrad,
+    maximize,
+    decoupled,
+):
     """Adam / AdamW, torch's non-capturable single-tensor formulation.
 
     ``decay`` is ``1 - lr * weight_decay`` (AdamW's decoupled decay, applied to the parameter
