@@ -99,7 +99,7 @@ def main(epochs=EPOCHS, lr=LR, seed=0, print_every=10):
     # the tutorial's layout: x @ W1, so W1 is nn.Linear's weight transposed
     init_params = (
         initial_state["0.weight"].T.copy(),
-        initial_state["0.bias"].copy() * 0.999,
+        initial_state["0.bias"].copy(),
         initial_state["2.weight"].T.copy(),
         initial_state["2.bias"].copy(),
     )
