@@ -127,8 +127,8 @@ def is_tensor(obj):
     return isinstance(obj, Tensor)
 
 
-def numel(t):
-    return t.numel()
+def numel(input):  # noqa: A002
+    return input.numel()
 
 
 def get_default_dtype():

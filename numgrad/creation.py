@@ -66,8 +66,13 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
     if dtype is None:
-        dtype = (D.bool_ if isinstance(fill_value, bool) else
-                 D.int64 if isinstance(fill_value, int) else D.DEFAULT_FLOAT)
+        dtype = (
+            D.bool_
+            if isinstance(fill_value, bool)
+            else D.int64
+            if isinstance(fill_value, int)
+            else D.DEFAULT_FLOAT
+        )
     return _make(np.full(_size((size,)), fill_value, _dt(dtype)), dtype, device, requires_grad)
 
 
@@ -88,8 +93,7 @@ def empty_like(t, dtype=None, device=None, requires_grad=False):
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
-    return _make(np.full(t._data.shape, fill_value, _like(t, dtype)), dtype, device,
-                 requires_grad)
+    return _make(np.full(t._data.shape, fill_value, _like(t, dtype)), dtype, device, requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -122,8 +126,11 @@ def rand(*size, dtype=None, device=None, requires_grad=False):
 def randint(low, high=None, size=(), dtype=None, device=None):
     if high is None:
         low, high = 0, low
-    arr = generator().integers(low, high, _size((size,)) if not isinstance(size, tuple)
-                               else size).astype(_dt(dtype) if dtype else np.int64)
+    arr = (
+        generator()
+        .integers(low, high, _size((size,)) if not isinstance(size, tuple) else size)
+        .astype(_dt(dtype) if dtype else np.int64)
+    )
     return _make(arr, dtype, device, False)
 
 

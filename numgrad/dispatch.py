@@ -35,17 +35,21 @@ def _promote(op, args, arrays):
     for a in args:
         if isinstance(a, Tensor):
             dt = a.dtype
-            tensor_dt = dt if tensor_dt is None else (
-                D.promote(tensor_dt, dt) if policy != "same" else tensor_dt)
+            tensor_dt = (
+                dt
+                if tensor_dt is None
+                else (D.promote(tensor_dt, dt) if policy != "same" else tensor_dt)
+            )
             if policy == "same" and dt is not tensor_dt:
                 raise TypeError(
-                    f"{op.name}: expected all tensors to have the same dtype, got "
-                    f"{_describe(args)}"
+                    f"{op.name}: expected all tensors to have the same dtype, got {_describe(args)}"
                 )
         elif a is not None:
             if not isinstance(a, _NUMBER):
-                raise TypeError(f"{op.name}: unsupported operand {a!r} of type "
-                                f"{type(a).__name__}; expected a tensor or a number")
+                raise TypeError(
+                    f"{op.name}: unsupported operand {a!r} of type "
+                    f"{type(a).__name__}; expected a tensor or a number"
+                )
             scalars.append(a)
     target = tensor_dt
     for s in scalars:
@@ -89,8 +93,9 @@ def apply(op, args, attrs=None, view=False):
             arrays.append(a)
             if a is not None:
                 same = False
-    if op.promote is not None and (not same or (op.promote == "float" and first_dt is not None
-                                                and first_dt.kind not in "fc")):
+    if op.promote is not None and (
+        not same or (op.promote == "float" and first_dt is not None and first_dt.kind not in "fc")
+    ):
         arrays = _promote(op, args, arrays)
     fwd = op.forward
     kern = fwd.cpu if fwd.cpu is not None else fwd.on("cpu", op.name)
@@ -190,17 +195,23 @@ def apply_variadic(op, tensors, attrs):
         out_arr = fwd(arrays, **attrs)
     except ValueError as e:
         shapes = ", ".join(str(tuple(a.shape)) for a in arrays)
-        raise RuntimeError(f"{op.name}: cannot combine tensors of shapes {shapes} "
-                           f"with {attrs}: {e}") from None
+        raise RuntimeError(
+            f"{op.name}: cannot combine tensors of shapes {shapes} with {attrs}: {e}"
+        ) from None
     out = _wrap(out_arr)
     if GRAD_MODE.enabled and any(t._rg for t in tensors):
-        parents = tuple((t._node if t._node is not None else t) if t._rg else None
-                        for t in tensors)
+        parents = tuple((t._node if t._node is not None else t) if t._rg else None for t in tensors)
         needs = tuple(t._rg for t in tensors)
         attrs = dict(attrs)
         attrs["xs_shapes"] = tuple(a.shape for a in arrays)
-        node = Node(op, parents, needs, attrs, tuple(a.shape for a in arrays),
-                    tuple(a.dtype for a in arrays))
+        node = Node(
+            op,
+            parents,
+            needs,
+            attrs,
+            tuple(a.shape for a in arrays),
+            tuple(a.dtype for a in arrays),
+        )
         node.saved = {}
         node.versions = []
         out._node = node

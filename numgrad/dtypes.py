@@ -38,8 +38,16 @@ bool_ = DType("bool", np.bool_, 0)
 ALL = (float32, float64, float16, int64, int32, uint8, bool_)
 _BY_NP = {d.np: d for d in ALL}
 _BY_NAME = {d.name: d for d in ALL}
-_BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
-                 "int": int32, "bool_": bool_})
+_BY_NAME.update(
+    {
+        "float": float32,
+        "double": float64,
+        "half": float16,
+        "long": int64,
+        "int": int32,
+        "bool_": bool_,
+    }
+)
 DEFAULT_FLOAT = float32
 
 
@@ -68,16 +76,18 @@ def as_dtype(d) -> DType:
     try:
         return _BY_NP[npd]
     except KeyError:
-        raise TypeError(f"unsupported dtype {npd}; numgrad supports "
-                        f"{', '.join(x.name for x in ALL)}") from None
+        raise TypeError(
+            f"unsupported dtype {npd}; numgrad supports {', '.join(x.name for x in ALL)}"
+        ) from None
 
 
 def from_np(npd) -> DType:
     try:
         return _BY_NP[npd]
     except KeyError:
-        raise TypeError(f"unsupported dtype {npd}; numgrad supports "
-                        f"{', '.join(x.name for x in ALL)}") from None
+        raise TypeError(
+            f"unsupported dtype {npd}; numgrad supports {', '.join(x.name for x in ALL)}"
+        ) from None
 
 
 def promote(a: DType, b: DType) -> DType:

@@ -17,7 +17,6 @@ from .ops.registry import OPS
 from .tape import GRAD_MODE
 from .tensor import Tensor, _norm_dim, _wrap
 
-O = OPS
 _NUM = (int, float, bool, np.number, np.bool_)
 
 
@@ -44,23 +43,23 @@ def add(x, y, alpha=1):
     """x + alpha * y, broadcasting."""
     if alpha != 1:
         y = mul(y, alpha)
-    return apply(O["add"], (_t(x), _t(y)))
+    return apply(OPS["add"], (_t(x), _t(y)))
 
 
 def sub(x, y, alpha=1):
     if alpha != 1:
         y = mul(y, alpha)
-    return apply(O["sub"], (_t(x), _t(y)))
+    return apply(OPS["sub"], (_t(x), _t(y)))
 
 
 def mul(x, y):
-    return apply(O["mul"], (_t(x), _t(y)))
+    return apply(OPS["mul"], (_t(x), _t(y)))
 
 
 def div(x, y, rounding_mode=None):
     if rounding_mode is not None:
         raise NotImplementedError("div(rounding_mode=...) is not supported; use // on numpy data")
-    return apply(O["div"], (_t(x), _t(y)))
+    return apply(OPS["div"], (_t(x), _t(y)))
 
 
 true_divide = divide = div
@@ -69,22 +68,22 @@ subtract = sub
 
 
 def pow(x, y):  # noqa: A001  (torch's name)
-    return apply(O["pow"], (_t(x), _t(y)))
+    return apply(OPS["pow"], (_t(x), _t(y)))
 
 
 def neg(x):
-    return apply(O["neg"], (_need_tensor(x, "neg"),))
+    return apply(OPS["neg"], (_need_tensor(x, "neg"),))
 
 
 negative = neg
 
 
 def maximum(x, y):
-    return apply(O["maximum"], (_t(x), _t(y)))
+    return apply(OPS["maximum"], (_t(x), _t(y)))
 
 
 def minimum(x, y):
-    return apply(O["minimum"], (_t(x), _t(y)))
+    return apply(OPS["minimum"], (_t(x), _t(y)))
 
 
 def square(x):
@@ -93,7 +92,7 @@ def square(x):
 
 def _cmp(name):
     def f(x, y):
-        return apply(O[name], (_t(x), _t(y)))
+        return apply(OPS[name], (_t(x), _t(y)))
 
     f.__name__ = name
     f.__doc__ = f"Elementwise ``{name}`` comparison (bool result, no gradient)."
@@ -105,11 +104,11 @@ less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
 
 
 def logical_not(x):
-    return apply(O["logical_not"], (_need_tensor(x, "logical_not").bool(),))
+    return apply(OPS["logical_not"], (_need_tensor(x, "logical_not").bool(),))
 
 
 def _unary(name):
-    op = O[name]
+    op = OPS[name]
 
     def f(x):
         return apply(op, (_need_tensor(x, name),))
@@ -135,8 +134,10 @@ def where(condition, x=None, y=None):
     if x is None and y is None:
         return tuple(_wrap(i) for i in np.nonzero(cond._data))
     if cond._data.dtype != np.bool_:
-        raise TypeError(f"where expected condition to be a boolean tensor, but got a tensor with "
-                        f"dtype {cond.dtype.name}")
+        raise TypeError(
+            f"where expected condition to be a boolean tensor, but got a tensor with "
+            f"dtype {cond.dtype.name}"
+        )
     x, y = _t(x, "where"), _t(y, "where")
     dt = None
     for v in (x, y):
@@ -144,15 +145,18 @@ def where(condition, x=None, y=None):
             dt = v.dtype if dt is None else D.promote(dt, v.dtype)
     for v in (x, y):
         if not isinstance(v, Tensor):
-            dt = D.promote_scalar(dt, v) if dt is not None else (
-                D.DEFAULT_FLOAT if isinstance(v, float) else D.int64)
+            dt = (
+                D.promote_scalar(dt, v)
+                if dt is not None
+                else (D.DEFAULT_FLOAT if isinstance(v, float) else D.int64)
+            )
     args = []
     for v in (x, y):
         if isinstance(v, Tensor):
             args.append(v if v.dtype is dt else _cast(v, dt))
         else:
             args.append(dt.np.type(v))
-    return apply(O["where"], (cond, *args))
+    return apply(OPS["where"], (cond, *args))
 
 
 def masked_fill(x, mask, value):
@@ -178,7 +182,7 @@ def clamp(x, min=None, max=None):  # noqa: A002
         info = np.iinfo(x._data.dtype) if x._data.dtype != np.bool_ else None
         lo = (info.min if min is None else int(min)) if info else 0
         hi = (info.max if max is None else int(max)) if info else 1
-    return apply(O["clamp"], (x,), {"lo": lo, "hi": hi})
+    return apply(OPS["clamp"], (x,), {"lo": lo, "hi": hi})
 
 
 clip = clamp
@@ -193,11 +197,11 @@ def clamp_max(x, max):  # noqa: A002
 
 
 def _cast(x, dt):
-    return apply(O["cast"], (x,), {"dtype": dt.np})
+    return apply(OPS["cast"], (x,), {"dtype": dt.np})
 
 
 def clone(x):
-    return apply(O["clone"], (_need_tensor(x, "clone"),))
+    return apply(OPS["clone"], (_need_tensor(x, "clone"),))
 
 
 # ---- reductions -------------------------------------------------------------------------------
@@ -208,7 +212,7 @@ def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001
     x = _need_tensor(x, "sum")
     if dtype is not None:
         x = x.to(dtype)
-    return apply(O["sum"], (x,), {"axes": normalize_dims(dim, x.ndim), "keepdim": keepdim})
+    return apply(OPS["sum"], (x,), {"axes": normalize_dims(dim, x.ndim), "keepdim": keepdim})
 
 
 def mean(x, dim=None, keepdim=False, dtype=None):
@@ -220,7 +224,7 @@ def mean(x, dim=None, keepdim=False, dtype=None):
             f"mean(): could not infer output dtype. Input dtype must be floating point, but got "
             f"{x.dtype.name}"
         )
-    return apply(O["mean"], (x,), {"axes": normalize_dims(dim, x.ndim), "keepdim": keepdim})
+    return apply(OPS["mean"], (x,), {"axes": normalize_dims(dim, x.ndim), "keepdim": keepdim})
 
 
 MinMax = namedtuple("MinMax", ["values", "indices"])
@@ -231,11 +235,11 @@ def _maxmin(x, dim, keepdim, sign, fname):
     if isinstance(dim, Tensor):
         return (maximum if sign > 0 else minimum)(x, dim)
     if dim is None:
-        return apply(O["max_all"], (x,), {"sign": sign})
+        return apply(OPS["max_all"], (x,), {"sign": sign})
     axis = _norm_dim(dim, x.ndim)
     if x.ndim == 0:
         return MinMax(x.clone(), _wrap(np.zeros((), dtype=np.int64)))
-    vals, idx = apply(O["max_dim"], (x,), {"axis": axis, "keepdim": keepdim, "sign": sign})
+    vals, idx = apply(OPS["max_dim"], (x,), {"axis": axis, "keepdim": keepdim, "sign": sign})
     return MinMax(vals, idx)
 
 
@@ -318,33 +322,40 @@ def matmul(a, b):
     a, b = _need_tensor(a, "matmul"), _need_tensor(b, "matmul")
     check_matmul(tuple(a._data.shape), tuple(b._data.shape))
     if a._data.dtype != b._data.dtype:
-        raise RuntimeError(f"matmul: expected both arguments to have the same dtype, but got "
-                           f"{a.dtype.name} and {b.dtype.name}")
-    return apply(O["matmul"], (a, b))
+        raise RuntimeError(
+            f"matmul: expected both arguments to have the same dtype, but got "
+            f"{a.dtype.name} and {b.dtype.name}"
+        )
+    return apply(OPS["matmul"], (a, b))
 
 
 def mm(a, b):
     if a.ndim != 2 or b.ndim != 2:
-        raise RuntimeError(f"mm: expected 2-D tensors, got shapes {tuple(a.shape)} and "
-                           f"{tuple(b.shape)}")
+        raise RuntimeError(
+            f"mm: expected 2-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     return matmul(a, b)
 
 
 def bmm(a, b):
     if a.ndim != 3 or b.ndim != 3:
-        raise RuntimeError(f"bmm: expected 3-D tensors, got shapes {tuple(a.shape)} and "
-                           f"{tuple(b.shape)}")
+        raise RuntimeError(
+            f"bmm: expected 3-D tensors, got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     return matmul(a, b)
 
 
 def dot(a, b):
     a, b = _need_tensor(a, "dot"), _need_tensor(b, "dot")
     if a.ndim != 1 or b.ndim != 1:
-        raise RuntimeError(f"dot: 1D tensors expected, but got shapes {tuple(a.shape)} and "
-                           f"{tuple(b.shape)}")
+        raise RuntimeError(
+            f"dot: 1D tensors expected, but got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     if a.shape[0] != b.shape[0]:
-        raise RuntimeError(f"dot: inconsistent tensor size, expected tensors of the same size, "
-                           f"got shapes {tuple(a.shape)} and {tuple(b.shape)}")
+        raise RuntimeError(
+            f"dot: inconsistent tensor size, expected tensors of the same size, "
+            f"got shapes {tuple(a.shape)} and {tuple(b.shape)}"
+        )
     return matmul(a, b)
 
 
@@ -377,9 +388,11 @@ def reshape(x, *shape):
         else:
             known *= s
     if neg > 1 or (neg == 0 and known != size) or (neg == 1 and (known == 0 or size % known)):
-        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {size} "
-                           f"(shape {tuple(x._data.shape)})")
-    return apply(O["reshape"], (x,), {"shape": shape}, view=True)
+        raise RuntimeError(
+            f"shape '{list(shape)}' is invalid for input of size {size} "
+            f"(shape {tuple(x._data.shape)})"
+        )
+    return apply(OPS["reshape"], (x,), {"shape": shape}, view=True)
 
 
 def view(x, *shape):
@@ -394,15 +407,15 @@ def flatten(x, start_dim=0, end_dim=-1):
     e = _norm_dim(end_dim, x.ndim)
     shp = tuple(x.shape)
     n = 1
-    for v in shp[s:e + 1]:
+    for v in shp[s : e + 1]:
         n *= v
-    return reshape(x, shp[:s] + (n,) + shp[e + 1:])
+    return reshape(x, shp[:s] + (n,) + shp[e + 1 :])
 
 
 def unflatten(x, dim, sizes):
     d = _norm_dim(dim, x.ndim)
     shp = tuple(x.shape)
-    return reshape(x, shp[:d] + tuple(sizes) + shp[d + 1:])
+    return reshape(x, shp[:d] + tuple(sizes) + shp[d + 1 :])
 
 
 def squeeze(x, dim=None):
@@ -427,12 +440,13 @@ def permute(x, *dims):
     x = _need_tensor(x, "permute")
     dims = _shape_arg(dims)
     if len(dims) != x.ndim:
-        raise RuntimeError(f"permute: number of dims {len(dims)} does not match tensor of "
-                           f"shape {tuple(x.shape)}")
+        raise RuntimeError(
+            f"permute: number of dims {len(dims)} does not match tensor of shape {tuple(x.shape)}"
+        )
     perm = tuple(_norm_dim(d, x.ndim) for d in dims)
     if sorted(perm) != list(range(x.ndim)):
         raise RuntimeError(f"permute: dims {dims} are not a permutation of {x.ndim} dims")
-    return apply(O["permute"], (x,), {"perm": perm}, view=True)
+    return apply(OPS["permute"], (x,), {"perm": perm}, view=True)
 
 
 def transpose(x, dim0, dim1):
@@ -443,7 +457,7 @@ def transpose(x, dim0, dim1):
     a, b = _norm_dim(dim0, n), _norm_dim(dim1, n)
     perm = list(range(n))
     perm[a], perm[b] = perm[b], perm[a]
-    return apply(O["permute"], (x,), {"perm": tuple(perm)}, view=True)
+    return apply(OPS["permute"], (x,), {"perm": tuple(perm)}, view=True)
 
 
 swapaxes = transpose
@@ -451,8 +465,9 @@ swapaxes = transpose
 
 def t(x):
     if x.ndim > 2:
-        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but got shape "
-                           f"{tuple(x.shape)}")
+        raise RuntimeError(
+            f"t() expects a tensor with <= 2 dimensions, but got shape {tuple(x.shape)}"
+        )
     return transpose(x, 0, 1) if x.ndim == 2 else x
 
 
@@ -462,8 +477,10 @@ def expand(x, *sizes):
     shp = tuple(x.shape)
     lead = len(sizes) - len(shp)
     if lead < 0:
-        raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be >= the "
-                           f"number of dims of shape {shp}")
+        raise RuntimeError(
+            f"expand: the number of sizes provided ({len(sizes)}) must be >= the "
+            f"number of dims of shape {shp}"
+        )
     target = []
     for i, s in enumerate(sizes):
         if i < lead:
@@ -475,9 +492,11 @@ def expand(x, *sizes):
         elif cur == 1 or cur == s:
             target.append(s)
         else:
-            raise RuntimeError(f"expand: size {s} at dim {i} does not match size {cur} of shape "
-                               f"{shp} (only singleton dims can be expanded)")
-    return apply(O["expand"], (x,), {"shape": tuple(target)}, view=True)
+            raise RuntimeError(
+                f"expand: size {s} at dim {i} does not match size {cur} of shape "
+                f"{shp} (only singleton dims can be expanded)"
+            )
+    return apply(OPS["expand"], (x,), {"shape": tuple(target)}, view=True)
 
 
 def broadcast_to(x, shape):
@@ -501,7 +520,7 @@ def _index(idx):
 def getitem(x, idx):
     index = _index(idx)
     try:
-        out = apply(O["getitem"], (x,), {"index": index}, view=True)
+        out = apply(OPS["getitem"], (x,), {"index": index}, view=True)
     except IndexError as e:
         raise IndexError(f"{e} (indexing a tensor of shape {tuple(x.shape)})") from None
     return out
@@ -514,7 +533,7 @@ def setitem(x, idx, value):
         v = value if isinstance(value, Tensor) else Tensor(np.asarray(value, dtype=x._data.dtype))
         if v.dtype != x.dtype:
             v = _cast(v, x.dtype)
-        result = apply(O["setitem"], (x, v), {"index": index})
+        result = apply(OPS["setitem"], (x, v), {"index": index})
         _rebase(x, result)
         return
     arr = value._data if isinstance(value, Tensor) else value
@@ -534,8 +553,9 @@ def split(x, split_size_or_sections, dim=0):
     else:
         sizes = list(split_size_or_sections)
         if builtins.sum(sizes) != n:
-            raise RuntimeError(f"split: sizes {sizes} do not sum to {n} (dim {d} of shape "
-                               f"{tuple(x.shape)})")
+            raise RuntimeError(
+                f"split: sizes {sizes} do not sum to {n} (dim {d} of shape {tuple(x.shape)})"
+            )
     out = []
     start = 0
     for s in sizes:
@@ -565,9 +585,11 @@ def cat(tensors, dim=0):
     d = _norm_dim(dim, nd)
     for t_ in tensors:
         if t_.ndim != nd:
-            raise RuntimeError(f"cat(): tensors must have the same number of dimensions: got "
-                               f"{[tuple(x.shape) for x in tensors]}")
-    return apply_variadic(O["cat"], tensors, {"dim": d})
+            raise RuntimeError(
+                f"cat(): tensors must have the same number of dimensions: got "
+                f"{[tuple(x.shape) for x in tensors]}"
+            )
+    return apply_variadic(OPS["cat"], tensors, {"dim": d})
 
 
 concat = concatenate = cat
@@ -580,10 +602,12 @@ def stack(tensors, dim=0):
     shp = tuple(tensors[0].shape)
     for t_ in tensors:
         if tuple(t_.shape) != shp:
-            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
-                               f"{[tuple(x.shape) for x in tensors]}")
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got "
+                f"{[tuple(x.shape) for x in tensors]}"
+            )
     d = _norm_dim(dim, len(shp) + 1)
-    return apply_variadic(O["stack"], tensors, {"dim": d})
+    return apply_variadic(OPS["stack"], tensors, {"dim": d})
 
 
 # ---- softmax family (also in numgrad.nn.functional) -------------------------------------------
@@ -593,14 +617,14 @@ def softmax(x, dim=-1, dtype=None):
     x = _need_tensor(x, "softmax")
     if dtype is not None:
         x = x.to(dtype)
-    return apply(O["softmax"], (x,), {"dim": _norm_dim(dim, x.ndim)})
+    return apply(OPS["softmax"], (x,), {"dim": _norm_dim(dim, x.ndim)})
 
 
 def log_softmax(x, dim=-1, dtype=None):
     x = _need_tensor(x, "log_softmax")
     if dtype is not None:
         x = x.to(dtype)
-    return apply(O["log_softmax"], (x,), {"dim": _norm_dim(dim, x.ndim)})
+    return apply(OPS["log_softmax"], (x,), {"dim": _norm_dim(dim, x.ndim)})
 
 
 def logsumexp(x, dim, keepdim=False):
@@ -646,8 +670,14 @@ def _inplace(x, name, other):
     return x
 
 
-_BIN = {"add": add, "sub": sub, "mul": mul, "div": div, "pow": pow,
-        "copy": lambda x, src: add(mul(x, 0), src)}
+_BIN = {
+    "add": add,
+    "sub": sub,
+    "mul": mul,
+    "div": div,
+    "pow": pow,
+    "copy": lambda x, src: add(mul(x, 0), src),
+}
 
 
 # ---- Tensor methods and operators -------------------------------------------------------------
@@ -682,24 +712,80 @@ def _attach():
     T.__isub__ = lambda self, o: _inplace(self, "sub", o)
     T.__imul__ = lambda self, o: _inplace(self, "mul", o)
     T.__itruediv__ = lambda self, o: _inplace(self, "div", o)
-    T.__invert__ = lambda self: logical_not(self) if self._data.dtype == np.bool_ else \
-        _wrap(~self._data)
+    T.__invert__ = lambda self: (
+        logical_not(self) if self._data.dtype == np.bool_ else _wrap(~self._data)
+    )
     T.__and__ = lambda self, o: _wrap(self._data & _index(o))
     T.__or__ = lambda self, o: _wrap(self._data | _index(o))
     T.__xor__ = lambda self, o: _wrap(self._data ^ _index(o))
     for name in ("add", "sub", "mul", "div", "pow"):
         setattr(T, name + "_", (lambda n: lambda self, o: _inplace(self, n, o))(name))
     methods = dict(
-        add=add, sub=sub, mul=mul, div=div, true_divide=div, pow=pow, neg=neg, maximum=maximum,
-        minimum=minimum, square=square, lt=lt, le=le, gt=gt, ge=ge, eq=eq, ne=ne,
-        logical_not=logical_not, exp=exp, log=log, sqrt=sqrt, rsqrt=rsqrt, abs=abs, tanh=tanh,
-        sigmoid=sigmoid, relu=relu, sign=sign, clamp=clamp, clip=clamp, clamp_min=clamp_min,
-        clamp_max=clamp_max, masked_fill=masked_fill, clone=clone, sum=sum, mean=mean, max=max,
-        min=min, amax=amax, amin=amin, argmax=argmax, argmin=argmin, var=var, std=std, norm=norm,
-        matmul=matmul, mm=mm, bmm=bmm, dot=dot, mv=mv, outer=outer, reshape=reshape, view=view,
-        flatten=flatten, unflatten=unflatten, squeeze=squeeze, unsqueeze=unsqueeze,
-        permute=permute, transpose=transpose, swapaxes=transpose, t=t, expand=expand,
-        split=split, chunk=chunk, unbind=unbind, softmax=softmax, log_softmax=log_softmax,
+        add=add,
+        sub=sub,
+        mul=mul,
+        div=div,
+        true_divide=div,
+        pow=pow,
+        neg=neg,
+        maximum=maximum,
+        minimum=minimum,
+        square=square,
+        lt=lt,
+        le=le,
+        gt=gt,
+        ge=ge,
+        eq=eq,
+        ne=ne,
+        logical_not=logical_not,
+        exp=exp,
+        log=log,
+        sqrt=sqrt,
+        rsqrt=rsqrt,
+        abs=abs,
+        tanh=tanh,
+        sigmoid=sigmoid,
+        relu=relu,
+        sign=sign,
+        clamp=clamp,
+        clip=clamp,
+        clamp_min=clamp_min,
+        clamp_max=clamp_max,
+        masked_fill=masked_fill,
+        clone=clone,
+        sum=sum,
+        mean=mean,
+        max=max,
+        min=min,
+        amax=amax,
+        amin=amin,
+        argmax=argmax,
+        argmin=argmin,
+        var=var,
+        std=std,
+        norm=norm,
+        matmul=matmul,
+        mm=mm,
+        bmm=bmm,
+        dot=dot,
+        mv=mv,
+        outer=outer,
+        reshape=reshape,
+        view=view,
+        flatten=flatten,
+        unflatten=unflatten,
+        squeeze=squeeze,
+        unsqueeze=unsqueeze,
+        permute=permute,
+        transpose=transpose,
+        swapaxes=transpose,
+        t=t,
+        expand=expand,
+        split=split,
+        chunk=chunk,
+        unbind=unbind,
+        softmax=softmax,
+        log_softmax=log_softmax,
         logsumexp=logsumexp,
     )
     for k, v in methods.items():

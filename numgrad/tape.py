@@ -41,8 +41,20 @@ _SEQ = itertools.count()
 class Node:
     """One tape entry; ``tensor.grad_fn`` returns it.  ``name`` is the op's name."""
 
-    __slots__ = ("op", "seq", "parents", "needs", "saved", "versions", "attrs", "shapes",
-                 "dtypes", "retained", "freed", "__weakref__")
+    __slots__ = (
+        "op",
+        "seq",
+        "parents",
+        "needs",
+        "saved",
+        "versions",
+        "attrs",
+        "shapes",
+        "dtypes",
+        "retained",
+        "freed",
+        "__weakref__",
+    )
 
     def __init__(self, op, parents, needs, attrs, shapes, dtypes):
         self.op = op
@@ -161,7 +173,7 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
     Without ``inputs`` the gradients of leaves land in ``leaf.grad``; otherwise the gradients
     of ``inputs`` (tensors, leaf or not) are returned in order and nothing else is written.
     """
-    from .tensor import Tensor, _wrap
+    from .tensor import _wrap
 
     pending = {}  # node -> gradient array accumulated so far
     heap = []
@@ -243,7 +255,6 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
             out.append(None if g is None else _wrap(np.array(g, copy=True)))
         return out
     return None
-
 
 
 class set_grad_enabled:

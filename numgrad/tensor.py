@@ -77,8 +77,9 @@ def _to_array(data, dtype=None, copy=True):
         try:
             arr = np.asarray(data)
         except (ValueError, TypeError) as e:
-            raise TypeError(f"could not convert data of type {type(data).__name__} to a "
-                            f"tensor: {e}") from None
+            raise TypeError(
+                f"could not convert data of type {type(data).__name__} to a tensor: {e}"
+            ) from None
         keep = isinstance(data, (np.generic,))
     if arr.dtype.kind not in "biuf":
         raise TypeError(
@@ -214,8 +215,13 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``numgrad.autograd``)."""
         from .autograd import backward
 
-        backward([self], None if gradient is None else [gradient], retain_graph=retain_graph,
-                 create_graph=create_graph, inputs=inputs)
+        backward(
+            [self],
+            None if gradient is None else [gradient],
+            retain_graph=retain_graph,
+            create_graph=create_graph,
+            inputs=inputs,
+        )
 
     # ---- data access -----------------------------------------------------------------------
     @property
@@ -258,8 +264,7 @@ class Tensor:
 
     def __index__(self):
         if self._data.dtype.kind not in "iub" or self._data.size != 1:
-            raise TypeError("only integer tensors of a single element can be converted to an "
-                            "index")
+            raise TypeError("only integer tensors of a single element can be converted to an index")
         return int(self.item())
 
     def __bool__(self):

@@ -144,8 +144,9 @@ def test_nan_and_inf_propagate_like_torch():
     assert np.isnan(x.grad.numpy()[0])
     z = ng.tensor([1.0, 0.0]) / ng.tensor([0.0, 0.0])
     assert np.isinf(z.numpy()[0]) and np.isnan(z.numpy()[1])
-    assert ng.tensor([float("nan"), 1.0]).max().item() != ng.tensor([float("nan"), 1.0]).max(
-    ).item()
+    assert (
+        ng.tensor([float("nan"), 1.0]).max().item() != ng.tensor([float("nan"), 1.0]).max().item()
+    )
 
 
 def test_bce_with_logits_extreme_logits_finite():

@@ -74,16 +74,25 @@ def _cases():
     return cases
 
 
-@pytest.mark.parametrize("case", _cases(), ids=lambda c: f"{c['optim']}-{c['loss']}-{c['act']}-"
-                         f"d{c['depth']}-b{c['batch']}-{c['dtype']}")
+@pytest.mark.parametrize(
+    "case",
+    _cases(),
+    ids=lambda c: f"{c['optim']}-{c['loss']}-{c['act']}-d{c['depth']}-b{c['batch']}-{c['dtype']}",
+)
 def test_mlp_parity_every_step(case):
     rng = np.random.default_rng(case["seed"])
     torch.manual_seed(case["seed"])
     loss = case["loss"]
     classes = loss in ("cross_entropy", "nll")
     out_dim = int(rng.integers(2, 6)) if classes else int(rng.integers(1, 4))
-    ng_net, t_net = _build(case["depth"], case["widths"], case["act"], out_dim,
-                           final_sigmoid=loss == "bce", final_logsoftmax=loss == "nll")
+    ng_net, t_net = _build(
+        case["depth"],
+        case["widths"],
+        case["act"],
+        out_dim,
+        final_sigmoid=loss == "bce",
+        final_logsoftmax=loss == "nll",
+    )
     np_dt = np.dtype(case["dtype"])
     t_net = t_net.to(getattr(torch, case["dtype"]))
     ng_net.to(case["dtype"])
@@ -112,13 +121,19 @@ def test_mlp_parity_every_step(case):
         tv = t_loss(t_net(torch.from_numpy(x)), torch.from_numpy(y))
         tv.backward()
         t_opt.step()
-        np.testing.assert_allclose(lv.item(), tv.item(), rtol=rtol, atol=atol,
-                                   err_msg=f"loss at step {step}")
+        np.testing.assert_allclose(
+            lv.item(), tv.item(), rtol=rtol, atol=atol, err_msg=f"loss at step {step}"
+        )
         t_state = t_net.state_dict()
         for name, p in ng_net.state_dict().items():
             assert p.dtype.name == case["dtype"]
-            np.testing.assert_allclose(p.numpy(), t_state[name].numpy(), rtol=rtol, atol=atol,
-                                       err_msg=f"{name} after step {step}")
+            np.testing.assert_allclose(
+                p.numpy(),
+                t_state[name].numpy(),
+                rtol=rtol,
+                atol=atol,
+                err_msg=f"{name} after step {step}",
+            )
 
 
 def test_dropout_train_eval_and_scaling():
@@ -141,11 +156,15 @@ def test_state_dict_roundtrip_with_torch():
     assert list(ng_net.state_dict()) == list(t_net.state_dict())
     ng_net.load_state_dict({k: v.numpy() for k, v in t_net.state_dict().items()})
     x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
-    np.testing.assert_allclose(ng_net(ng.tensor(x)).detach().numpy(),
-                               t_net(torch.from_numpy(x)).detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(
+        ng_net(ng.tensor(x)).detach().numpy(),
+        t_net(torch.from_numpy(x)).detach().numpy(),
+        rtol=1e-5,
+    )
     t2 = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU(), torch.nn.Linear(4, 2))
-    t2.load_state_dict({k: torch.from_numpy(v.numpy().copy())
-                        for k, v in ng_net.state_dict().items()})
+    t2.load_state_dict(
+        {k: torch.from_numpy(v.numpy().copy()) for k, v in ng_net.state_dict().items()}
+    )
     with pytest.raises(RuntimeError, match="size mismatch for 0.weight"):
         ng_net.load_state_dict({**ng_net.state_dict(), "0.weight": np.zeros((2, 2))})
     with pytest.raises(RuntimeError, match="missing keys"):

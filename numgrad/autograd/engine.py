@@ -48,8 +48,9 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
     tensors = _seq(tensors)
     if grad_tensors is not None:
-        grad_tensors = _seq(grad_tensors) if not isinstance(grad_tensors, Tensor) else [
-            grad_tensors]
+        grad_tensors = (
+            _seq(grad_tensors) if not isinstance(grad_tensors, Tensor) else [grad_tensors]
+        )
     roots = _root_grads(tensors, grad_tensors)
     if inputs is None:
         run_backward(tensors, roots, retain_graph=bool(retain_graph))
@@ -65,8 +66,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
             t.grad._data += g._data
 
 
-def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
-         allow_unused=False, materialize_grads=False):
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph=None,
+    create_graph=False,
+    allow_unused=False,
+    materialize_grads=False,
+):
     """Return d(outputs)/d(inputs) as a tuple, without touching any ``.grad``."""
     if create_graph:
         raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")

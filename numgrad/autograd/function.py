@@ -49,8 +49,10 @@ class FunctionCtx:
     @property
     def saved_tensors(self):
         if self._saved is None:
-            raise RuntimeError("saved tensors of this custom Function were already freed by "
-                               "backward; pass retain_graph=True to keep them")
+            raise RuntimeError(
+                "saved tensors of this custom Function were already freed by "
+                "backward; pass retain_graph=True to keep them"
+            )
         return self._saved
 
 
@@ -92,16 +94,26 @@ def _op_for(cls):
     if name in OPS:
         op = OPS[name]
     else:
-        op = register(Op(
-            name,
-            inputs=("xs",),
-            forward=Kernel(cpu=cls.forward, args=("ctx", "xs"), name=f"{cls.__qualname__}.forward"),
-            backward={"xs": Kernel(cpu=_custom_backward(cls), args=("grad", "ctx", "xs_shapes"),
-                                   name=f"{cls.__qualname__}.backward", fresh=False)},
-            attrs=("ctx", "xs_shapes"),
-            variadic=True,
-            promote=None,
-        ))
+        op = register(
+            Op(
+                name,
+                inputs=("xs",),
+                forward=Kernel(
+                    cpu=cls.forward, args=("ctx", "xs"), name=f"{cls.__qualname__}.forward"
+                ),
+                backward={
+                    "xs": Kernel(
+                        cpu=_custom_backward(cls),
+                        args=("grad", "ctx", "xs_shapes"),
+                        name=f"{cls.__qualname__}.backward",
+                        fresh=False,
+                    )
+                },
+                attrs=("ctx", "xs_shapes"),
+                variadic=True,
+                promote=None,
+            )
+        )
     cls._ng_op = op
     return op
 
@@ -129,12 +141,19 @@ class Function:
         out = np.asarray(out)
         res = _wrap(out)
         if any(needs):
-            parents = tuple((a._node if a._node is not None else a) if n else None
-                            for a, n in zip(args, needs))
+            parents = tuple(
+                (a._node if a._node is not None else a) if n else None for a, n in zip(args, needs)
+            )
             shapes = tuple(a.shape if isinstance(a, np.ndarray) else None for a in arrays)
             dts = tuple(a.dtype if isinstance(a, np.ndarray) else out.dtype for a in arrays)
-            node = Node(op, parents, needs, {"ctx": ctx, "xs_shapes": shapes},
-                        tuple(s if s is not None else () for s in shapes), dts)
+            node = Node(
+                op,
+                parents,
+                needs,
+                {"ctx": ctx, "xs_shapes": shapes},
+                tuple(s if s is not None else () for s in shapes),
+                dts,
+            )
             node.saved = {}
             node.versions = []
             res._node = node

@@ -42,8 +42,13 @@ def analytical_jacobian(fn, inputs, k):
             seed = np.zeros(o._data.shape, dtype=o._data.dtype)
             seed.reshape(-1)[j] = 1
             out_m = _outputs(fn, inputs)[m]
-            (g,) = _grad(out_m, [inputs[k]], grad_outputs=[Tensor(seed)], allow_unused=True,
-                         materialize_grads=True)
+            (g,) = _grad(
+                out_m,
+                [inputs[k]],
+                grad_outputs=[Tensor(seed)],
+                allow_unused=True,
+                materialize_grads=True,
+            )
             rows.append(g._data.reshape(-1))
     return np.stack(rows, axis=0)
 
@@ -58,14 +63,17 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
         if x._data.dtype != np.float64:
             import warnings
 
-            warnings.warn(f"gradcheck input {k} is {x.dtype.name}, not float64; expect noise",
-                          stacklevel=2)
+            warnings.warn(
+                f"gradcheck input {k} is {x.dtype.name}, not float64; expect noise", stacklevel=2
+            )
         num = numerical_jacobian(fn, inputs, k, eps)
         ana = analytical_jacobian(fn, inputs, k)
         if not np.allclose(ana, num, rtol=rtol, atol=atol, equal_nan=True):
             diff = np.abs(ana - num).max()
-            msg = (f"gradcheck: Jacobian mismatch for input {k} (shape {tuple(x.shape)}): "
-                   f"max abs difference {diff:.3g}\nnumerical:\n{num}\nanalytical:\n{ana}")
+            msg = (
+                f"gradcheck: Jacobian mismatch for input {k} (shape {tuple(x.shape)}): "
+                f"max abs difference {diff:.3g}\nnumerical:\n{num}\nanalytical:\n{ana}"
+            )
             if raise_exception:
                 raise GradcheckError(msg)
             return False

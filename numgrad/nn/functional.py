@@ -27,8 +27,9 @@ _REDUCTIONS = ("none", "mean", "sum")
 
 def _check_reduction(reduction):
     if reduction not in _REDUCTIONS:
-        raise ValueError(f"{reduction!r} is not a valid value for reduction; expected one of "
-                         f"{_REDUCTIONS}")
+        raise ValueError(
+            f"{reduction!r} is not a valid value for reduction; expected one of {_REDUCTIONS}"
+        )
 
 
 def _reduce(loss, reduction):
@@ -64,8 +65,10 @@ def _float_target(inp, target, fname):
         if not target.dtype.is_floating_point:
             target = target.to(inp.dtype)
         else:
-            raise TypeError(f"{fname}: input dtype {inp.dtype.name} and target dtype "
-                            f"{target.dtype.name} differ; convert one with .to()")
+            raise TypeError(
+                f"{fname}: input dtype {inp.dtype.name} and target dtype "
+                f"{target.dtype.name} differ; convert one with .to()"
+            )
     return target
 
 
@@ -76,16 +79,16 @@ def linear(input, weight, bias=None):  # noqa: A002
     """``input @ weight.T + bias`` in one op (weight is ``(out_features, in_features)``)."""
     _tensor(input, "linear")
     if weight.ndim != 2:
-        raise RuntimeError(f"linear: weight must be 2-D (out, in), got shape "
-                           f"{tuple(weight.shape)}")
+        raise RuntimeError(f"linear: weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
     if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         raise RuntimeError(
             f"linear: input shape {tuple(input.shape)} cannot be multiplied with weight of shape "
             f"{tuple(weight.shape)} (input's last dim must be in_features={weight.shape[1]})"
         )
     if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise RuntimeError(f"linear: bias shape {tuple(bias.shape)} does not match "
-                           f"out_features={weight.shape[0]}")
+        raise RuntimeError(
+            f"linear: bias shape {tuple(bias.shape)} does not match out_features={weight.shape[0]}"
+        )
     if input.dtype is not weight.dtype or (bias is not None and bias.dtype is not weight.dtype):
         raise RuntimeError(
             f"linear: expected input and parameters to have the same dtype, got input "
@@ -128,7 +131,7 @@ def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002
     return input * Tensor(mask)
 
 
-# ---- losses ---------------------------------------------------------------------------------------
+# ---- losses ----------------------------------------------------------------------------------
 
 
 def mse_loss(input, target, reduction="mean"):  # noqa: A002
@@ -162,16 +165,23 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa:
     x = input._data
     if x.size and not (np.all(x >= 0) and np.all(x <= 1)):
         bad = x[~((x >= 0) & (x <= 1))].reshape(-1)[0]
-        raise RuntimeError(f"binary_cross_entropy: all elements of input should be between 0 and "
-                           f"1, found {bad} (shape {tuple(x.shape)})")
+        raise RuntimeError(
+            f"binary_cross_entropy: all elements of input should be between 0 and "
+            f"1, found {bad} (shape {tuple(x.shape)})"
+        )
     loss = apply(OPS["bce"], (input, target))
     if weight is not None:
         loss = loss * weight
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean",  # noqa: A002
-                                     pos_weight=None):
+def binary_cross_entropy_with_logits(
+    input,
+    target,
+    weight=None,
+    reduction="mean",  # noqa: A002
+    pos_weight=None,
+):
     """Sigmoid + BCE fused and stable: finite for logits of +-100 and beyond."""
     target = _float_target(input, target, "binary_cross_entropy_with_logits")
     _check_reduction(reduction)
@@ -212,12 +222,21 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):  
         if tuple(weight.shape) != (c,):
             raise ValueError(f"nll_loss: weight shape {tuple(weight.shape)} must be ({c},)")
         weight = weight.to(input.dtype)
-    return apply(OPS["nll"], (input, target, weight),
-                 {"ignore_index": int(ignore_index), "reduction": reduction})
+    return apply(
+        OPS["nll"],
+        (input, target, weight),
+        {"ignore_index": int(ignore_index), "reduction": reduction},
+    )
 
 
-def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",  # noqa: A002
-                  label_smoothing=0.0):
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    ignore_index=-100,
+    reduction="mean",  # noqa: A002
+    label_smoothing=0.0,
+):
     """log_softmax (log-sum-exp, stable) + nll over dim 1; class indices or probabilities."""
     _tensor(input, "cross_entropy")
     _tensor(target, "cross_entropy", "target")
@@ -275,8 +294,9 @@ def one_hot(tensor, num_classes=-1):
         raise TypeError(f"one_hot is only applicable to index tensors, got {tensor.dtype.name}")
     n = int(t.max()) + 1 if num_classes == -1 else num_classes
     if t.size and (t.min() < 0 or t.max() >= n):
-        raise RuntimeError(f"one_hot: class values must be in [0, {n}), got range "
-                           f"[{t.min()}, {t.max()}]")
+        raise RuntimeError(
+            f"one_hot: class values must be in [0, {n}), got range [{t.min()}, {t.max()}]"
+        )
     return Tensor(np.eye(n, dtype=np.int64)[t])
 
 

@@ -41,8 +41,10 @@ class Linear(Module):
         return NF.linear(input, self.weight, self.bias)
 
     def extra_repr(self):
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
 
 
 class Identity(Module):
@@ -54,11 +56,15 @@ class Identity(Module):
 
 
 def _activation(name, fn, doc):
-    cls = type(name, (Module,), {
-        "__init__": lambda self, inplace=False: Module.__init__(self),
-        "forward": lambda self, input: fn(input),
-        "__doc__": doc,
-    })
+    cls = type(
+        name,
+        (Module,),
+        {
+            "__init__": lambda self, inplace=False: Module.__init__(self),
+            "forward": lambda self, input: fn(input),
+            "__doc__": doc,
+        },
+    )
     return cls
 
 

@@ -65,8 +65,9 @@ class BCEWithLogitsLoss(_Loss):
         self.pos_weight = pos_weight
 
     def forward(self, input, target):  # noqa: A002
-        return NF.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
-                                                   self.pos_weight)
+        return NF.binary_cross_entropy_with_logits(
+            input, target, self.weight, self.reduction, self.pos_weight
+        )
 
 
 class NLLLoss(_Loss):
@@ -91,5 +92,6 @@ class CrossEntropyLoss(_Loss):
         self.label_smoothing = label_smoothing
 
     def forward(self, input, target):  # noqa: A002
-        return NF.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
-                                self.label_smoothing)
+        return NF.cross_entropy(
+            input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
+        )

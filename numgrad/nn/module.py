@@ -65,8 +65,10 @@ class Module:
 
     def register_parameter(self, name, param):
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' as parameter '{name}' "
-                            "(numgrad.nn.Parameter or None required)")
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' as parameter '{name}' "
+                "(numgrad.nn.Parameter or None required)"
+            )
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
@@ -154,16 +156,20 @@ class Module:
                 continue
             arr = _as_array(state_dict[k])
             if arr.shape != target._data.shape:
-                errors.append(f"size mismatch for {k}: copying a param with shape "
-                              f"{tuple(arr.shape)}, the shape in current model is "
-                              f"{tuple(target._data.shape)}")
+                errors.append(
+                    f"size mismatch for {k}: copying a param with shape "
+                    f"{tuple(arr.shape)}, the shape in current model is "
+                    f"{tuple(target._data.shape)}"
+                )
                 continue
             with no_grad():
                 np.copyto(target._data, arr, casting="unsafe")
                 target._bump()
         if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                               + "\n\t".join(errors))
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                + "\n\t".join(errors)
+            )
         return _Keys(missing, unexpected)
 
     # ---- modes, devices, grads -------------------------------------------------------------
@@ -224,8 +230,9 @@ class Module:
 
     # ---- calling ---------------------------------------------------------------------------
     def forward(self, *args, **kwargs):
-        raise NotImplementedError(f"Module [{type(self).__name__}] is missing the required "
-                                  "\"forward\" function")
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)

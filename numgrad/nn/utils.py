@@ -15,8 +15,7 @@ def _grads(parameters):
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False,
-                    foreach=None):
+def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=False, foreach=None):
     """Scale all gradients together so their joint norm is at most ``max_norm``; returns the
     total norm before clipping (torch's formula: ``clip_coef = max_norm / (total + 1e-6)``)."""
     grads = _grads(parameters)
@@ -27,11 +26,14 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         norms = [np.abs(g._data).max() if g._data.size else 0.0 for g in grads]
         total = max(norms)
     else:
-        total = sum(float(np.sum(np.abs(g._data.astype(np.float64)) ** norm_type))
-                    for g in grads) ** (1.0 / norm_type)
+        total = sum(
+            float(np.sum(np.abs(g._data.astype(np.float64)) ** norm_type)) for g in grads
+        ) ** (1.0 / norm_type)
     if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(f"The total norm of order {norm_type} for gradients is non-finite, so "
-                           "it cannot be clipped. Set error_if_nonfinite=False to skip the check")
+        raise RuntimeError(
+            f"The total norm of order {norm_type} for gradients is non-finite, so "
+            "it cannot be clipped. Set error_if_nonfinite=False to skip the check"
+        )
     coef = float(max_norm) / (total + 1e-6)
     if coef < 1.0:
         for g in grads:

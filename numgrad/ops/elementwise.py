@@ -151,19 +151,56 @@ def minimum_dy(grad, x, y):
 
 
 register(Op("add", ("x", "y"), elementwise(add_f, ARITH), {"x": identity, "y": identity}))
-register(Op("sub", ("x", "y"), elementwise(sub_f, ARITH),
-            {"x": identity, "y": elementwise(neg_grad)}))
+register(
+    Op("sub", ("x", "y"), elementwise(sub_f, ARITH), {"x": identity, "y": elementwise(neg_grad)})
+)
 register(Op("neg", ("x",), elementwise(neg_f, ARITH), {"x": elementwise(neg_grad)}))
-register(Op("mul", ("x", "y"), elementwise(mul_f, ARITH),
-            {"x": elementwise(mul_dx), "y": elementwise(mul_dy)}, saves=("x", "y")))
-register(Op("div", ("x", "y"), elementwise(div_f), {"x": elementwise(div_dx),
-            "y": elementwise(div_dy)}, saves=("x", "y"), promote="float"))
-register(Op("pow", ("x", "y"), elementwise(pow_f, ARITH),
-            {"x": elementwise(pow_dx), "y": elementwise(pow_dy)}, saves=("x", "y", "out")))
-register(Op("maximum", ("x", "y"), elementwise(maximum_f, ARITH),
-            {"x": elementwise(maximum_dx), "y": elementwise(maximum_dy)}, saves=("x", "y")))
-register(Op("minimum", ("x", "y"), elementwise(minimum_f, ARITH),
-            {"x": elementwise(minimum_dx), "y": elementwise(minimum_dy)}, saves=("x", "y")))
+register(
+    Op(
+        "mul",
+        ("x", "y"),
+        elementwise(mul_f, ARITH),
+        {"x": elementwise(mul_dx), "y": elementwise(mul_dy)},
+        saves=("x", "y"),
+    )
+)
+register(
+    Op(
+        "div",
+        ("x", "y"),
+        elementwise(div_f),
+        {"x": elementwise(div_dx), "y": elementwise(div_dy)},
+        saves=("x", "y"),
+        promote="float",
+    )
+)
+register(
+    Op(
+        "pow",
+        ("x", "y"),
+        elementwise(pow_f, ARITH),
+        {"x": elementwise(pow_dx), "y": elementwise(pow_dy)},
+        saves=("x", "y", "out"),
+    )
+)
+register(
+    Op(
+        "maximum",
+        ("x", "y"),
+        elementwise(maximum_f, ARITH),
+        {"x": elementwise(maximum_dx), "y": elementwise(maximum_dy)},
+        saves=("x", "y"),
+    )
+)
+register(
+    Op(
+        "minimum",
+        ("x", "y"),
+        elementwise(minimum_f, ARITH),
+        {"x": elementwise(minimum_dx), "y": elementwise(minimum_dy)},
+        saves=("x", "y"),
+    )
+)
 
 # ---- comparisons (no gradient) --------------------------------------------------------------
 
@@ -198,10 +235,23 @@ def ne_f(x, y):
     return x != y
 
 
-for _name, _fn in (("lt", lt_f), ("le", le_f), ("gt", gt_f), ("ge", ge_f), ("eq", eq_f),
-                   ("ne", ne_f)):
-    register(Op(_name, ("x", "y"), elementwise(_fn, ALL, out="bool"),
-                {"x": None, "y": None}, differentiable=False))
+for _name, _fn in (
+    ("lt", lt_f),
+    ("le", le_f),
+    ("gt", gt_f),
+    ("ge", ge_f),
+    ("eq", eq_f),
+    ("ne", ne_f),
+):
+    register(
+        Op(
+            _name,
+            ("x", "y"),
+            elementwise(_fn, ALL, out="bool"),
+            {"x": None, "y": None},
+            differentiable=False,
+        )
+    )
 
 
 @scalar
@@ -209,8 +259,16 @@ def logical_not_f(x):
     return not x
 
 
-register(Op("logical_not", ("x",), elementwise(logical_not_f, ("bool",)), {"x": None},
-            differentiable=False, promote=None))
+register(
+    Op(
+        "logical_not",
+        ("x",),
+        elementwise(logical_not_f, ("bool",)),
+        {"x": None},
+        differentiable=False,
+        promote=None,
+    )
+)
 
 # ---- selection ----------------------------------------------------------------------------
 
@@ -230,11 +288,20 @@ def where_dy(grad, cond):
     return grad * 0.0 if cond else grad
 
 
-register(Op("where", ("cond", "x", "y"),
-            elementwise(where_f, ARITH, arg_types=("bool", None, None)),
-            {"cond": None, "x": elementwise(where_dx, FLOAT, arg_types=(None, "bool")),
-             "y": elementwise(where_dy, FLOAT, arg_types=(None, "bool"))},
-            saves=("cond",), promote=None))
+register(
+    Op(
+        "where",
+        ("cond", "x", "y"),
+        elementwise(where_f, ARITH, arg_types=("bool", None, None)),
+        {
+            "cond": None,
+            "x": elementwise(where_dx, FLOAT, arg_types=(None, "bool")),
+            "y": elementwise(where_dy, FLOAT, arg_types=(None, "bool")),
+        },
+        saves=("cond",),
+        promote=None,
+    )
+)
 
 # ---- unary math ---------------------------------------------------------------------------
 
@@ -398,26 +465,70 @@ def clamp_dx(grad, x, lo, hi):
 _FL = {"promote": "float"}
 register(Op("exp", ("x",), elementwise(exp_f), {"x": elementwise(exp_dx)}, saves=("out",), **_FL))
 register(Op("log", ("x",), elementwise(log_f), {"x": elementwise(log_dx)}, saves=("x",), **_FL))
-register(Op("sqrt", ("x",), elementwise(sqrt_f), {"x": elementwise(sqrt_dx)}, saves=("out",),
-            **_FL))
+register(
+    Op("sqrt", ("x",), elementwise(sqrt_f), {"x": elementwise(sqrt_dx)}, saves=("out",), **_FL)
+)
 register(Op("abs", ("x",), elementwise(abs_f, ARITH), {"x": elementwise(abs_dx)}, saves=("x",)))
 register(Op("sign", ("x",), elementwise(sign_f, ARITH), {"x": None}, differentiable=False))
-register(Op("tanh", ("x",), elementwise(tanh_f), {"x": elementwise(tanh_dx)}, saves=("out",),
-            **_FL))
-register(Op("sigmoid", ("x",), elementwise(sigmoid_f), {"x": elementwise(sigmoid_dx)},
-            saves=("out",), **_FL))
-register(Op("relu", ("x",), elementwise(relu_f, ARITH), {"x": elementwise(relu_dx)},
-            saves=("out",)))
-register(Op("leaky_relu", ("x",), elementwise(leaky_relu_f), {"x": elementwise(leaky_relu_dx)},
-            saves=("x",), attrs=("negative_slope",), **_FL))
-register(Op("gelu", ("x",), elementwise(gelu_f), {"x": elementwise(gelu_dx)}, saves=("x",),
-            **_FL))
-register(Op("gelu_tanh", ("x",), elementwise(gelu_tanh_f), {"x": elementwise(gelu_tanh_dx)},
-            saves=("x",), **_FL))
-register(Op("softplus", ("x",), elementwise(softplus_f), {"x": elementwise(softplus_dx)},
-            saves=("x",), attrs=("beta", "threshold"), **_FL))
-register(Op("clamp", ("x",), elementwise(clamp_f, ARITH), {"x": elementwise(clamp_dx)},
-            saves=("x",), attrs=("lo", "hi")))
+register(
+    Op("tanh", ("x",), elementwise(tanh_f), {"x": elementwise(tanh_dx)}, saves=("out",), **_FL)
+)
+register(
+    Op(
+        "sigmoid",
+        ("x",),
+        elementwise(sigmoid_f),
+        {"x": elementwise(sigmoid_dx)},
+        saves=("out",),
+        **_FL,
+    )
+)
+register(
+    Op("relu", ("x",), elementwise(relu_f, ARITH), {"x": elementwise(relu_dx)}, saves=("out",))
+)
+register(
+    Op(
+        "leaky_relu",
+        ("x",),
+        elementwise(leaky_relu_f),
+        {"x": elementwise(leaky_relu_dx)},
+        saves=("x",),
+        attrs=("negative_slope",),
+        **_FL,
+    )
+)
+register(Op("gelu", ("x",), elementwise(gelu_f), {"x": elementwise(gelu_dx)}, saves=("x",), **_FL))
+register(
+    Op(
+        "gelu_tanh",
+        ("x",),
+        elementwise(gelu_tanh_f),
+        {"x": elementwise(gelu_tanh_dx)},
+        saves=("x",),
+        **_FL,
+    )
+)
+register(
+    Op(
+        "softplus",
+        ("x",),
+        elementwise(softplus_f),
+        {"x": elementwise(softplus_dx)},
+        saves=("x",),
+        attrs=("beta", "threshold"),
+        **_FL,
+    )
+)
+register(
+    Op(
+        "clamp",
+        ("x",),
+        elementwise(clamp_f, ARITH),
+        {"x": elementwise(clamp_dx)},
+        saves=("x",),
+        attrs=("lo", "hi"),
+    )
+)
 
 
 @scalar
@@ -427,11 +538,25 @@ def cast_f(x):
 
 # dtype conversion: the kernel is numpy's astype (a copy); the gradient casts back (the tape
 # converts every input gradient to its input's dtype)
-register(Op("cast", ("x",), Kernel(cpu=lambda x, dtype: x.astype(dtype), args=("x", "dtype"),
-                                   name="astype"),
-            {"x": identity}, attrs=("dtype",), promote=None))
-register(Op("clone", ("x",), Kernel(cpu=lambda x: x.copy(), args=("x",), name="copy"),
-            {"x": identity}, promote=None))
+register(
+    Op(
+        "cast",
+        ("x",),
+        Kernel(cpu=lambda x, dtype: x.astype(dtype), args=("x", "dtype"), name="astype"),
+        {"x": identity},
+        attrs=("dtype",),
+        promote=None,
+    )
+)
+register(
+    Op(
+        "clone",
+        ("x",),
+        Kernel(cpu=lambda x: x.copy(), args=("x",), name="copy"),
+        {"x": identity},
+        promote=None,
+    )
+)
 
 # ---- per-element losses (reduced by the loss functions with sum/mean) -----------------------
 
@@ -470,8 +595,9 @@ def l1_dy(grad, x, y):
 @scalar
 def bce_f(x, y):
     # torch clamps each log at -100 so a probability of exactly 0 or 1 gives a finite loss
-    return (y - 1) * max(math.log1p(-x), -100.0) - y * max(math.log(x) if x > 0 else -math.inf,
-                                                           -100.0)
+    return (y - 1) * max(math.log1p(-x), -100.0) - y * max(
+        math.log(x) if x > 0 else -math.inf, -100.0
+    )
 
 
 @scalar
@@ -481,8 +607,7 @@ def bce_dx(grad, x, y):
 
 @scalar
 def bce_dy(grad, x):
-    return grad * (max(math.log1p(-x), -100.0) - max(math.log(x) if x > 0 else -math.inf,
-                                                     -100.0))
+    return grad * (max(math.log1p(-x), -100.0) - max(math.log(x) if x > 0 else -math.inf, -100.0))
 
 
 @scalar
@@ -537,15 +662,58 @@ def huber_dy(grad, x, y, delta):
     return -huber_dx(grad, x, y, delta)
 
 
-register(Op("mse", ("x", "y"), elementwise(mse_f), {"x": elementwise(mse_dx),
-            "y": elementwise(mse_dy)}, saves=("x", "y"), promote="float"))
-register(Op("l1", ("x", "y"), elementwise(l1_f), {"x": elementwise(l1_dx),
-            "y": elementwise(l1_dy)}, saves=("x", "y"), promote="float"))
-register(Op("bce", ("x", "y"), elementwise(bce_f), {"x": elementwise(bce_dx),
-            "y": elementwise(bce_dy)}, saves=("x", "y"), promote="float"))
-register(Op("bce_logits", ("x", "y", "pos_weight"), elementwise(bce_logits_f),
-            {"x": elementwise(bce_logits_dx), "y": elementwise(bce_logits_dy),
-             "pos_weight": elementwise(bce_logits_dpw)},
-            saves=("x", "y", "pos_weight"), promote="float"))
-register(Op("huber", ("x", "y"), elementwise(huber_f), {"x": elementwise(huber_dx),
-            "y": elementwise(huber_dy)}, saves=("x", "y"), attrs=("delta",), promote="float"))
+register(
+    Op(
+        "mse",
+        ("x", "y"),
+        elementwise(mse_f),
+        {"x": elementwise(mse_dx), "y": elementwise(mse_dy)},
+        saves=("x", "y"),
+        promote="float",
+    )
+)
+register(
+    Op(
+        "l1",
+        ("x", "y"),
+        elementwise(l1_f),
+        {"x": elementwise(l1_dx), "y": elementwise(l1_dy)},
+        saves=("x", "y"),
+        promote="float",
+    )
+)
+register(
+    Op(
+        "bce",
+        ("x", "y"),
+        elementwise(bce_f),
+        {"x": elementwise(bce_dx), "y": elementwise(bce_dy)},
+        saves=("x", "y"),
+        promote="float",
+    )
+)
+register(
+    Op(
+        "bce_logits",
+        ("x", "y", "pos_weight"),
+        elementwise(bce_logits_f),
+        {
+            "x": elementwise(bce_logits_dx),
+            "y": elementwise(bce_logits_dy),
+            "pos_weight": elementwise(bce_logits_dpw),
+        },
+        saves=("x", "y", "pos_weight"),
+        promote="float",
+    )
+)
+register(
+    Op(
+        "huber",
+        ("x", "y"),
+        elementwise(huber_f),
+        {"x": elementwise(huber_dx), "y": elementwise(huber_dy)},
+        saves=("x", "y"),
+        attrs=("delta",),
+        promote="float",
+    )
+)

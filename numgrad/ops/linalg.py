@@ -81,8 +81,9 @@ def _bmm(a, b):
 
 def check_matmul(a_shape, b_shape, name="matmul"):
     if len(a_shape) == 0 or len(b_shape) == 0:
-        raise RuntimeError(f"{name}: both arguments need at least 1 dimension, got shapes "
-                           f"{a_shape} and {b_shape}")
+        raise RuntimeError(
+            f"{name}: both arguments need at least 1 dimension, got shapes {a_shape} and {b_shape}"
+        )
     k1 = a_shape[-1]
     k2 = b_shape[0] if len(b_shape) == 1 else b_shape[-2]
     if k1 != k2:
@@ -93,8 +94,9 @@ def check_matmul(a_shape, b_shape, name="matmul"):
     try:
         np.broadcast_shapes(a_shape[:-2], b_shape[:-2])
     except ValueError:
-        raise RuntimeError(f"{name}: batch dimensions of {a_shape} and {b_shape} cannot be "
-                           "broadcast") from None
+        raise RuntimeError(
+            f"{name}: batch dimensions of {a_shape} and {b_shape} cannot be broadcast"
+        ) from None
 
 
 def matmul_forward(a, b):
@@ -186,10 +188,27 @@ def linear_db(grad):
     return colsum_kernel(np.ascontiguousarray(grad).reshape(-1, grad.shape[-1]))
 
 
-register(Op("matmul", ("a", "b"), Kernel(cpu=matmul_forward),
-            {"a": Kernel(cpu=matmul_da), "b": Kernel(cpu=matmul_db)},
-            saves=("a", "b"), promote="same"))
-register(Op("linear", ("x", "weight", "bias"), Kernel(cpu=linear_forward),
-            {"x": Kernel(cpu=linear_dx), "weight": Kernel(cpu=linear_dw),
-             "bias": Kernel(cpu=linear_db)},
-            saves=("x", "weight"), promote="same"))
+register(
+    Op(
+        "matmul",
+        ("a", "b"),
+        Kernel(cpu=matmul_forward),
+        {"a": Kernel(cpu=matmul_da), "b": Kernel(cpu=matmul_db)},
+        saves=("a", "b"),
+        promote="same",
+    )
+)
+register(
+    Op(
+        "linear",
+        ("x", "weight", "bias"),
+        Kernel(cpu=linear_forward),
+        {
+            "x": Kernel(cpu=linear_dx),
+            "weight": Kernel(cpu=linear_dw),
+            "bias": Kernel(cpu=linear_db),
+        },
+        saves=("x", "weight"),
+        promote="same",
+    )
+)

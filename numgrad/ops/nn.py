@@ -119,16 +119,40 @@ def _rowwise_backward(kernel):
     return backward
 
 
-register(Op("log_softmax", ("x",), Kernel(cpu=_rowwise(log_softmax_kernel), args=("x", "dim"),
-                                          name="log_softmax_kernel"),
-            {"x": Kernel(cpu=_rowwise_backward(log_softmax_backward_kernel),
-                         args=("grad", "out", "dim"), name="log_softmax_backward_kernel")},
-            attrs=("dim",), saves=("out",), promote="float"))
-register(Op("softmax", ("x",), Kernel(cpu=_rowwise(softmax_kernel), args=("x", "dim"),
-                                      name="softmax_kernel"),
-            {"x": Kernel(cpu=_rowwise_backward(softmax_backward_kernel),
-                         args=("grad", "out", "dim"), name="softmax_backward_kernel")},
-            attrs=("dim",), saves=("out",), promote="float"))
+register(
+    Op(
+        "log_softmax",
+        ("x",),
+        Kernel(cpu=_rowwise(log_softmax_kernel), args=("x", "dim"), name="log_softmax_kernel"),
+        {
+            "x": Kernel(
+                cpu=_rowwise_backward(log_softmax_backward_kernel),
+                args=("grad", "out", "dim"),
+                name="log_softmax_backward_kernel",
+            )
+        },
+        attrs=("dim",),
+        saves=("out",),
+        promote="float",
+    )
+)
+register(
+    Op(
+        "softmax",
+        ("x",),
+        Kernel(cpu=_rowwise(softmax_kernel), args=("x", "dim"), name="softmax_kernel"),
+        {
+            "x": Kernel(
+                cpu=_rowwise_backward(softmax_backward_kernel),
+                args=("grad", "out", "dim"),
+                name="softmax_backward_kernel",
+            )
+        },
+        attrs=("dim",),
+        saves=("out",),
+        promote="float",
+    )
+)
 
 # ---- negative log-likelihood ----------------------------------------------------------------
 # logp is (N, C) rows; target (N,) int64; weight (C,) (ones when the user gives none).
@@ -184,8 +208,9 @@ def nll_forward(logp, target, weight, ignore_index, reduction):
     rows, t = _nll_rows(logp, target)
     c = rows.shape[1]
     w = np.ones(c, dtype=logp.dtype) if weight is None else weight
-    losses, total, total_w, bad = nll_kernel(rows, np.ascontiguousarray(t), w, ignore_index,
-                                             _MODES[reduction])
+    losses, total, total_w, bad = nll_kernel(
+        rows, np.ascontiguousarray(t), w, ignore_index, _MODES[reduction]
+    )
     if bad >= 0:
         raise IndexError(
             f"nll_loss: target {int(t[bad])} at position {bad} is out of bounds for {c} classes "
@@ -222,11 +247,21 @@ def nll_backward(grad, logp_shape, target, weight, ignore_index, reduction):
     return np.moveaxis(rows.reshape(moved), -1, 1)
 
 
-register(Op("nll", ("logp", "target", "weight"),
-            Kernel(cpu=nll_forward, args=("logp", "target", "weight", "ignore_index",
-                                          "reduction")),
-            {"logp": Kernel(cpu=nll_backward, args=("grad", "logp_shape", "target", "weight",
-                                                    "ignore_index", "reduction")),
-             "target": None, "weight": None},
-            attrs=("ignore_index", "reduction"), saves=("target", "weight"),
-            promote=None))
+register(
+    Op(
+        "nll",
+        ("logp", "target", "weight"),
+        Kernel(cpu=nll_forward, args=("logp", "target", "weight", "ignore_index", "reduction")),
+        {
+            "logp": Kernel(
+                cpu=nll_backward,
+                args=("grad", "logp_shape", "target", "weight", "ignore_index", "reduction"),
+            ),
+            "target": None,
+            "weight": None,
+        },
+        attrs=("ignore_index", "reduction"),
+        saves=("target", "weight"),
+        promote=None,
+    )
+)

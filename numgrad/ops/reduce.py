@@ -56,8 +56,8 @@ def to_arb(x, axes):
         r = _prod([shape[i] for i in axes])
         return x.reshape(-1, r, 1)
     a = _prod(shape[:lo])
-    r = _prod(shape[lo:hi + 1])
-    b = _prod(shape[hi + 1:])
+    r = _prod(shape[lo : hi + 1])
+    b = _prod(shape[hi + 1 :])
     if not x.flags.c_contiguous:
         x = np.ascontiguousarray(x)
     return x.reshape(a, r, b)
@@ -219,16 +219,46 @@ def max_all_backward(grad, x, out):
     return res.reshape(x.shape)
 
 
-register(Op("sum", ("x",), Kernel(cpu=sum_forward, args=("x", "axes", "keepdim")),
-            {"x": Kernel(cpu=sum_backward, args=("grad", "x_shape", "axes"))},
-            attrs=("axes", "keepdim"), promote=None))
-register(Op("mean", ("x",), Kernel(cpu=mean_forward, args=("x", "axes", "keepdim")),
-            {"x": Kernel(cpu=mean_backward, args=("grad", "x_shape", "axes"))},
-            attrs=("axes", "keepdim"), promote=None))
-register(Op("max_dim", ("x",), Kernel(cpu=max_dim_forward, args=("x", "axis", "keepdim", "sign")),
-            {"x": Kernel(cpu=max_dim_backward, args=("grad", "x_shape", "axis", "indices"))},
-            attrs=("axis", "keepdim", "sign"), outputs=("out", "indices"), saves=("indices",),
-            promote=None))
-register(Op("max_all", ("x",), Kernel(cpu=max_all_forward, args=("x", "sign")),
-            {"x": Kernel(cpu=max_all_backward, args=("grad", "x", "out"))},
-            attrs=("sign",), saves=("x", "out"), promote=None))
+register(
+    Op(
+        "sum",
+        ("x",),
+        Kernel(cpu=sum_forward, args=("x", "axes", "keepdim")),
+        {"x": Kernel(cpu=sum_backward, args=("grad", "x_shape", "axes"))},
+        attrs=("axes", "keepdim"),
+        promote=None,
+    )
+)
+register(
+    Op(
+        "mean",
+        ("x",),
+        Kernel(cpu=mean_forward, args=("x", "axes", "keepdim")),
+        {"x": Kernel(cpu=mean_backward, args=("grad", "x_shape", "axes"))},
+        attrs=("axes", "keepdim"),
+        promote=None,
+    )
+)
+register(
+    Op(
+        "max_dim",
+        ("x",),
+        Kernel(cpu=max_dim_forward, args=("x", "axis", "keepdim", "sign")),
+        {"x": Kernel(cpu=max_dim_backward, args=("grad", "x_shape", "axis", "indices"))},
+        attrs=("axis", "keepdim", "sign"),
+        outputs=("out", "indices"),
+        saves=("indices",),
+        promote=None,
+    )
+)
+register(
+    Op(
+        "max_all",
+        ("x",),
+        Kernel(cpu=max_all_forward, args=("x", "sign")),
+        {"x": Kernel(cpu=max_all_backward, args=("grad", "x", "out"))},
+        attrs=("sign",),
+        saves=("x", "out"),
+        promote=None,
+    )
+)

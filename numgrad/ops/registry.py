@@ -196,6 +196,4 @@ def register(op: Op) -> Op:
 
 
 def missing_rule_error(op, input_name):
-    return NotImplementedError(
-        f"op '{op.name}' has no backward rule for input '{input_name}'"
-    )
+    return NotImplementedError(f"op '{op.name}' has no backward rule for input '{input_name}'")

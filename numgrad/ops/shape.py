@@ -16,12 +16,28 @@ def reshape_back(grad, x_shape):
 
 _back = Kernel(cpu=reshape_back, args=("grad", "x_shape"), fresh=False)
 
-register(Op("reshape", ("x",), Kernel(cpu=lambda x, shape: x.reshape(shape),
-                                      args=("x", "shape"), name="reshape"),
-            {"x": _back}, attrs=("shape",), promote=None))
-register(Op("expand", ("x",), Kernel(cpu=lambda x, shape: np.broadcast_to(x, shape),
-                                     args=("x", "shape"), name="broadcast_to"),
-            {"x": identity}, attrs=("shape",), promote=None))
+register(
+    Op(
+        "reshape",
+        ("x",),
+        Kernel(cpu=lambda x, shape: x.reshape(shape), args=("x", "shape"), name="reshape"),
+        {"x": _back},
+        attrs=("shape",),
+        promote=None,
+    )
+)
+register(
+    Op(
+        "expand",
+        ("x",),
+        Kernel(
+            cpu=lambda x, shape: np.broadcast_to(x, shape), args=("x", "shape"), name="broadcast_to"
+        ),
+        {"x": identity},
+        attrs=("shape",),
+        promote=None,
+    )
+)
 
 
 def _inverse(perm):
@@ -31,17 +47,28 @@ def _inverse(perm):
     return tuple(inv)
 
 
-register(Op("permute", ("x",), Kernel(cpu=lambda x, perm: x.transpose(perm), args=("x", "perm"),
-                                      name="transpose"),
-            {"x": Kernel(cpu=lambda grad, perm: grad.transpose(_inverse(perm)),
-                         args=("grad", "perm"), name="transpose_back", fresh=False)},
-            attrs=("perm",), promote=None))
+register(
+    Op(
+        "permute",
+        ("x",),
+        Kernel(cpu=lambda x, perm: x.transpose(perm), args=("x", "perm"), name="transpose"),
+        {
+            "x": Kernel(
+                cpu=lambda grad, perm: grad.transpose(_inverse(perm)),
+                args=("grad", "perm"),
+                name="transpose_back",
+                fresh=False,
+            )
+        },
+        attrs=("perm",),
+        promote=None,
+    )
+)
 
 
 def _is_basic(index):
     items = index if isinstance(index, tuple) else (index,)
-    return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer))
-               for i in items)
+    return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in items)
 
 
 @njit(cache=True, error_model="numpy")
@@ -55,8 +82,12 @@ def getitem_backward(grad, x_shape, index):
     out = np.zeros(x_shape, dtype=grad.dtype)
     if _is_basic(index):
         out[index] = grad
-    elif (isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind == "i"
-          and len(x_shape) >= 1):
+    elif (
+        isinstance(index, np.ndarray)
+        and index.ndim == 1
+        and index.dtype.kind == "i"
+        and len(x_shape) >= 1
+    ):
         idx = np.where(index < 0, index + x_shape[0], index)
         g = np.ascontiguousarray(grad).reshape(len(idx), -1)
         index_add_rows_kernel(out.reshape(x_shape[0], -1), idx, g)
@@ -65,10 +96,16 @@ def getitem_backward(grad, x_shape, index):
     return out
 
 
-register(Op("getitem", ("x",), Kernel(cpu=lambda x, index: x[index], args=("x", "index"),
-                                      name="index"),
-            {"x": Kernel(cpu=getitem_backward, args=("grad", "x_shape", "index"))},
-            attrs=("index",), promote=None))
+register(
+    Op(
+        "getitem",
+        ("x",),
+        Kernel(cpu=lambda x, index: x[index], args=("x", "index"), name="index"),
+        {"x": Kernel(cpu=getitem_backward, args=("grad", "x_shape", "index"))},
+        attrs=("index",),
+        promote=None,
+    )
+)
 
 
 def setitem_forward(x, v, index):
@@ -87,10 +124,19 @@ def setitem_dv(grad, index):
     return grad[index]
 
 
-register(Op("setitem", ("x", "v"), Kernel(cpu=setitem_forward, args=("x", "v", "index")),
-            {"x": Kernel(cpu=setitem_dx, args=("grad", "index")),
-             "v": Kernel(cpu=setitem_dv, args=("grad", "index"), fresh=False)},
-            attrs=("index",), promote=None))
+register(
+    Op(
+        "setitem",
+        ("x", "v"),
+        Kernel(cpu=setitem_forward, args=("x", "v", "index")),
+        {
+            "x": Kernel(cpu=setitem_dx, args=("grad", "index")),
+            "v": Kernel(cpu=setitem_dv, args=("grad", "index"), fresh=False),
+        },
+        attrs=("index",),
+        promote=None,
+    )
+)
 
 
 def cat_forward(xs, dim):
@@ -110,9 +156,25 @@ def stack_backward(grad, xs_shapes, dim):
     return [np.take(grad, i, axis=dim) for i in range(len(xs_shapes))]
 
 
-register(Op("cat", ("xs",), Kernel(cpu=cat_forward, args=("xs", "dim")),
-            {"xs": Kernel(cpu=cat_backward, args=("grad", "xs_shapes", "dim"), fresh=False)},
-            attrs=("dim",), variadic=True, promote=None))
-register(Op("stack", ("xs",), Kernel(cpu=stack_forward, args=("xs", "dim")),
-            {"xs": Kernel(cpu=stack_backward, args=("grad", "xs_shapes", "dim"), fresh=False)},
-            attrs=("dim",), variadic=True, promote=None))
+register(
+    Op(
+        "cat",
+        ("xs",),
+        Kernel(cpu=cat_forward, args=("xs", "dim")),
+        {"xs": Kernel(cpu=cat_backward, args=("grad", "xs_shapes", "dim"), fresh=False)},
+        attrs=("dim",),
+        variadic=True,
+        promote=None,
+    )
+)
+register(
+    Op(
+        "stack",
+        ("xs",),
+        Kernel(cpu=stack_forward, args=("xs", "dim")),
+        {"xs": Kernel(cpu=stack_backward, args=("grad", "xs_shapes", "dim"), fresh=False)},
+        attrs=("dim",),
+        variadic=True,
+        promote=None,
+    )
+)
