@@ -6,7 +6,7 @@ network is ``p = sigmoid(sigmoid(x W1 + b1) W2 + b2)`` with 32 hidden units, tra
 full-batch epochs of gradient descent on the mean binary cross-entropy, in float64.
 
 (a) **By hand**, as in the classic "neural network from scratch" tutorial: the forward pass and
-    the chain rule written out with numpy, on the tensors' data.
+    the chain rule written out with numpy.
 (b) **With numgrad's autograd**: the same forward pass written with numgrad ops, ``.backward()``
     for the gradients and ``numgrad.optim.SGD`` for the update, from the same initial weights.
     At every epoch the gradients of (a) and (b) are compared; they agree to rounding error.
@@ -78,10 +78,6 @@ def manual_forward_backward(params, x, y):
     return loss, p, (dW1, db1, dW2, db2)
 
 
-def accuracy(p, y):
-    return float(np.mean((p > 0.5) == (y > 0.5)))
-
-
 def main(epochs=EPOCHS, lr=LR, seed=0, print_every=10):
     x_np, y_np = load_data()
     x = numgrad.tensor(x_np)  # numpy float64 arrays keep their dtype
@@ -150,14 +146,14 @@ def main(epochs=EPOCHS, lr=LR, seed=0, print_every=10):
         loss.backward()
         optimizer.step()
 
-        acc = accuracy(out.detach().numpy(), y_np)
+        acc = ((out > 0.5) == y).double().mean().item()
         seq_losses.append(loss.item())
         seq_accuracies.append(acc)
         if epoch % print_every == 0 or epoch == epochs - 1:
             print(f"epoch {epoch:4d}  loss {loss.item():.6f}  accuracy {acc:.2f}")
 
     with numgrad.no_grad():
-        final_accuracy = accuracy(model(x).numpy(), y_np)
+        final_accuracy = ((model(x) > 0.5) == y).double().mean().item()
     print(f"final training accuracy: {final_accuracy:.2f}")
 
     return {
