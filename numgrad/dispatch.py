@@ -30,6 +30,13 @@ def _describe(args):
 def _promote(op, args, arrays):
     """Cast inputs to one dtype following ``op.promote``; returns the (maybe new) arrays."""
     policy = op.promote
+    if len(args) == 2 and policy != "same":
+        # the hot case: a floating tensor with a python number keeps the tensor's dtype
+        x, y = args
+        if type(y) in (float, int) and isinstance(x, Tensor) and arrays[0].dtype.kind == "f":
+            return [arrays[0], arrays[0].dtype.type(y)]
+        if type(x) in (float, int) and isinstance(y, Tensor) and arrays[1].dtype.kind == "f":
+            return [arrays[1].dtype.type(x), arrays[1]]
     tensor_dt = None
     scalars = []
     for a in args:
@@ -76,26 +83,24 @@ def apply(op, args, attrs=None, view=False):
     """
     arrays = []
     need_any = False
-    enabled = GRAD_MODE.enabled
-    same = True
     first_dt = None
+    mixed = False
     for a in args:
         if isinstance(a, Tensor):
             d = a._data
             arrays.append(d)
-            if enabled and a._rg:
+            if a._rg:
                 need_any = True
             if first_dt is None:
                 first_dt = d.dtype
             elif d.dtype != first_dt:
-                same = False
+                mixed = True
         else:
             arrays.append(a)
             if a is not None:
-                same = False
-    if op.promote is not None and (
-        not same or (op.promote == "float" and first_dt is not None and first_dt.kind not in "fc")
-    ):
+                mixed = True
+    promote = op.promote
+    if promote is not None and (mixed or (promote == "float" and first_dt.kind != "f")):
         arrays = _promote(op, args, arrays)
     fwd = op.forward
     kern = fwd.cpu if fwd.cpu is not None else fwd.on("cpu", op.name)
@@ -113,6 +118,10 @@ def apply(op, args, attrs=None, view=False):
                 f"{op.name}: shapes cannot be broadcast together: {_describe(args)}"
             ) from None
         raise
+    except TypeError as e:
+        if "not supported for the input types" in str(e):
+            raise TypeError(f"{op.name}: no kernel for these dtypes: {_describe(args)}") from None
+        raise
     if op.multi_output:
         out_arr, extras = result[0], result[1:]
     else:
@@ -122,7 +131,7 @@ def apply(op, args, attrs=None, view=False):
     out = _wrap(out_arr)
     if view:
         out._version = args[0]._version
-    if need_any and op.differentiable:
+    if need_any and op.differentiable and GRAD_MODE.enabled:
         _record(op, args, arrays, attrs, out, out_arr, extras)
     if extras:
         return (out, *[_wrap(np.asarray(e)) for e in extras])
@@ -130,34 +139,50 @@ def apply(op, args, attrs=None, view=False):
 
 
 def _record(op, args, arrays, attrs, out, out_arr, extras):
-    parents = []
-    needs = []
-    for i, a in enumerate(args):
-        if isinstance(a, Tensor) and a._rg and op.rules[i] is not None:
-            if op.rules[i] is _MISSING:
-                raise missing_rule_error(op, op.inputs[i])
-            parents.append(a._node if a._node is not None else a)
-            needs.append(True)
-        else:
-            parents.append(None)
-            needs.append(False)
-    if not any(needs):
-        return
-    needs = tuple(needs)
-    node = Node(
-        op,
-        tuple(parents),
-        needs,
-        attrs,
-        tuple(arr.shape if isinstance(arr, np.ndarray) else () for arr in arrays),
-        tuple(a._data.dtype if isinstance(a, Tensor) else out_arr.dtype for a in args),
-    )
-    plan = op.save_plan(needs)
+    rules = op.rules
+    if len(args) == 1:  # unrolled: most ops have one tensor input
+        a = args[0]
+        rule = rules[0]
+        if rule is None:
+            return
+        if rule is _MISSING:
+            raise missing_rule_error(op, op.inputs[0])
+        prev = a._node
+        parents = (a if prev is None else prev,)
+        needs = (True,)
+        shapes = (arrays[0].shape,)
+        dtypes = (a._data.dtype,)
+    else:
+        parents = []
+        needs = []
+        any_need = False
+        for a, rule in zip(args, rules):
+            if rule is not None and isinstance(a, Tensor) and a._rg:
+                if rule is _MISSING:
+                    raise missing_rule_error(op, op.inputs[len(parents)])
+                prev = a._node
+                parents.append(a if prev is None else prev)
+                needs.append(True)
+                any_need = True
+            else:
+                parents.append(None)
+                needs.append(False)
+        if not any_need:
+            return
+        parents = tuple(parents)
+        needs = tuple(needs)
+        shapes = tuple([x.shape if type(x) is np.ndarray else () for x in arrays])
+        dtypes = tuple([a._data.dtype if isinstance(a, Tensor) else None for a in args])
+    node = Node(op, parents, needs, attrs, shapes, dtypes)
+    plan = op._save_plan.get(needs)
+    if plan is None:
+        plan = op.save_plan(needs)
     if plan:
         saved = {}
         versions = []
+        index_of = op.index_of
         for name in plan:
-            idx = op.index_of.get(name)
+            idx = index_of.get(name)
             if idx is not None:
                 saved[name] = arrays[idx]
                 a = args[idx]

@@ -35,7 +35,7 @@ class _GradMode:
 
 
 GRAD_MODE = _GradMode()
-_SEQ = itertools.count()
+_next_seq = itertools.count().__next__
 
 
 class Node:
@@ -58,7 +58,7 @@ class Node:
 
     def __init__(self, op, parents, needs, attrs, shapes, dtypes):
         self.op = op
-        self.seq = next(_SEQ)
+        self.seq = _next_seq()
         self.parents = parents
         self.needs = needs
         self.attrs = attrs

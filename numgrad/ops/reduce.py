@@ -133,7 +133,18 @@ def scatter_arb_kernel(g, idx, r_n):
     return out
 
 
+@njit(**_JIT)
+def sum_flat_kernel(x):
+    acc = 0.0
+    for i in range(x.size):
+        acc += x[i]
+    return acc
+
+
 def _sum(x, axes, keepdim, dtype=None):
+    if len(axes) == x.ndim and not keepdim and x.dtype.kind == "f" and x.flags.c_contiguous:
+        # whole-tensor sum of a contiguous float tensor: one flat loop (a loss's reduction)
+        return np.asarray(sum_flat_kernel(x.reshape(-1)), dtype=x.dtype)
     x3 = to_arb(x, axes)
     if x.dtype.kind == "f":
         res = sum_arb_kernel(x3).astype(x.dtype if dtype is None else dtype, copy=False)
