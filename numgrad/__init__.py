@@ -32,6 +32,12 @@ from .dtypes import bool_ as bool  # noqa: A001
 from .dtypes import float16, float32, float64, int32, int64, uint8
 from .functional import (
     abs,
+    all,
+    any,
+    ceil,
+    floor,
+    round,
+    trunc,
     absolute,
     add,
     amax,

@@ -122,6 +122,23 @@ exp, log, sqrt, abs, tanh, sigmoid, relu, sign = (  # noqa: A001
     _unary(n) for n in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sign")
 )
 absolute = abs
+round, floor, ceil, trunc = (  # noqa: A001
+    _unary(n) for n in ("round", "floor", "ceil", "trunc")
+)
+
+
+def all(x, dim=None, keepdim=False):  # noqa: A001
+    """True where every element (along ``dim``) is non-zero; no gradient."""
+    x = _need_tensor(x, "all")
+    axes = normalize_dims(dim, x.ndim)
+    return _wrap(np.all(x._data, axis=axes, keepdims=keepdim))
+
+
+def any(x, dim=None, keepdim=False):  # noqa: A001
+    """True where some element (along ``dim``) is non-zero; no gradient."""
+    x = _need_tensor(x, "any")
+    axes = normalize_dims(dim, x.ndim)
+    return _wrap(np.any(x._data, axis=axes, keepdims=keepdim))
 
 
 def rsqrt(x):
@@ -747,6 +764,12 @@ def _attach():
         sigmoid=sigmoid,
         relu=relu,
         sign=sign,
+        round=round,
+        floor=floor,
+        ceil=ceil,
+        trunc=trunc,
+        all=all,
+        any=any,
         clamp=clamp,
         clip=clamp,
         clamp_min=clamp_min,

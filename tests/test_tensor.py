@@ -139,3 +139,23 @@ def test_comparisons_are_bool_and_no_grad():
     assert c.dtype is ng.bool and not c.requires_grad and c.tolist() == [False, True]
     assert (x == x).tolist() == [True, True]
     assert ng.where(c, x, ng.zeros(2)).tolist() == [0.0, 2.0]
+
+
+@pytest.mark.parametrize("name", ["round", "floor", "ceil", "trunc"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rounding_matches_torch(name, dtype):
+    import torch
+
+    v = np.array([0.5, 1.5, 2.5, -0.5, -1.5, -2.7, 2.2, np.nan, np.inf, -0.2], dtype=dtype)
+    got = getattr(ng.tensor(v), name)().numpy()
+    want = getattr(torch.tensor(v), name)().numpy()
+    assert got.dtype == want.dtype
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_all_any():
+    x = ng.tensor([[1.0, 0.0], [2.0, 3.0]])
+    assert not (x > 0).all().item() and (x > 0).any().item()
+    assert (x > 0).all(dim=1).tolist() == [False, True]
+    assert ng.any(x > 2, dim=0, keepdim=True).tolist() == [[False, True]]

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ..backends.cpu import ARITH, FLOAT, elementwise, scalar
 from .registry import Kernel, Op, register
 
@@ -532,8 +534,28 @@ register(
 
 
 @scalar
-def cast_f(x):
-    return x
+def round_f(x):
+    return np.rint(x)  # half to even, like torch.round; keeps NaN, inf and -0.0
+
+
+@scalar
+def floor_f(x):
+    return np.floor(x)
+
+
+@scalar
+def ceil_f(x):
+    return np.ceil(x)
+
+
+@scalar
+def trunc_f(x):
+    return np.trunc(x)
+
+
+for _name, _fn in (("round", round_f), ("floor", floor_f), ("ceil", ceil_f), ("trunc", trunc_f)):
+    # piecewise constant: zero gradient everywhere, so recorded as non-differentiable
+    register(Op(_name, ("x",), elementwise(_fn), {"x": None}, differentiable=False, **_FL))
 
 
 # dtype conversion: the kernel is numpy's astype (a copy); the gradient casts back (the tape
