@@ -37,20 +37,25 @@ def _promote(op, args, arrays):
             return [arrays[0], arrays[0].dtype.type(y)]
         if type(x) in (float, int) and isinstance(y, Tensor) and arrays[1].dtype.kind == "f":
             return [arrays[1].dtype.type(x), arrays[1]]
-    tensor_dt = None
+    # torch's three tiers: tensors with dims decide, then 0-d tensors, then python numbers;
+    # a lower tier only matters when it lifts the category (bool < int < float)
+    dim_dt = zero_dt = None
     scalars = []
     for a in args:
         if isinstance(a, Tensor):
             dt = a.dtype
-            tensor_dt = (
-                dt
-                if tensor_dt is None
-                else (D.promote(tensor_dt, dt) if policy != "same" else tensor_dt)
-            )
-            if policy == "same" and dt is not tensor_dt:
-                raise TypeError(
-                    f"{op.name}: expected all tensors to have the same dtype, got {_describe(args)}"
-                )
+            if policy == "same":
+                if dim_dt is None:
+                    dim_dt = dt
+                elif dt is not dim_dt:
+                    raise TypeError(
+                        f"{op.name}: expected all tensors to have the same dtype, got "
+                        f"{_describe(args)}"
+                    )
+            elif a._data.ndim:
+                dim_dt = dt if dim_dt is None else D.promote(dim_dt, dt)
+            else:
+                zero_dt = dt if zero_dt is None else D.promote(zero_dt, dt)
         elif a is not None:
             if not isinstance(a, _NUMBER):
                 raise TypeError(
@@ -58,7 +63,12 @@ def _promote(op, args, arrays):
                     f"{type(a).__name__}; expected a tensor or a number"
                 )
             scalars.append(a)
-    target = tensor_dt
+    if dim_dt is None:
+        target = zero_dt
+    elif zero_dt is not None and zero_dt._cat > dim_dt._cat:
+        target = zero_dt
+    else:
+        target = dim_dt
     for s in scalars:
         target = D.promote_scalar(target, s)
     if policy == "float" and not target.is_floating_point:
@@ -130,7 +140,14 @@ def apply(op, args, attrs=None, view=False):
         out_arr = np.asarray(out_arr)
     out = _wrap(out_arr)
     if view:
-        out._version = args[0]._version
+        src = args[0]
+        out._version = src._version
+        if src._base is None:
+            out._base = src
+            out._viewfn = ((op, attrs),)
+        else:
+            out._base = src._base
+            out._viewfn = src._viewfn + ((op, attrs),)
     if need_any and op.differentiable and GRAD_MODE.enabled:
         _record(op, args, arrays, attrs, out, out_arr, extras)
     if extras:
@@ -235,7 +252,7 @@ def apply_variadic(op, tensors, attrs):
             needs,
             attrs,
             tuple(a.shape for a in arrays),
-            tuple(a.dtype for a in arrays),
+            tuple(t._data.dtype for t in tensors),  # gradients go back in each input's dtype
         )
         node.saved = {}
         node.versions = []

@@ -13,6 +13,7 @@ import numpy as np
 from . import dtypes as D
 from .dispatch import _describe, apply, apply_variadic
 from .ops.reduce import normalize_dims
+from .ops.shape import _is_basic
 from .ops.registry import OPS
 from .tape import GRAD_MODE
 from .tensor import Tensor, _norm_dim, _wrap
@@ -270,15 +271,16 @@ def min(x, dim=None, keepdim=False):  # noqa: A001
 
 
 def amax(x, dim=None, keepdim=False):
-    if dim is None:
-        return max(x)
-    return max(x, dim, keepdim).values
+    """Max over ``dim`` (int or tuple); ties share the gradient evenly, like torch.amax."""
+    x = _need_tensor(x, "amax")
+    axes = normalize_dims(dim, x.ndim)
+    return apply(OPS["amax"], (x,), {"axes": axes, "keepdim": keepdim, "sign": 1})
 
 
 def amin(x, dim=None, keepdim=False):
-    if dim is None:
-        return min(x)
-    return min(x, dim, keepdim).values
+    x = _need_tensor(x, "amin")
+    axes = normalize_dims(dim, x.ndim)
+    return apply(OPS["amax"], (x,), {"axes": axes, "keepdim": keepdim, "sign": -1})
 
 
 def _argmaxmin(x, dim, keepdim, sign, fname):
@@ -325,7 +327,7 @@ def norm(x, p=2, dim=None, keepdim=False):
         return sum(abs(x), dim=dim, keepdim=keepdim)
     if p in (float("inf"), "inf"):
         a = abs(x)
-        return amax(a, dim, keepdim) if dim is None or isinstance(dim, int) else a.max()
+        return amax(a, dim, keepdim)
     return pow(sum(pow(abs(x), p), dim=dim, keepdim=keepdim), 1.0 / p)
 
 
@@ -534,13 +536,36 @@ def _index(idx):
     return idx
 
 
+def _split_int_advanced(index):
+    """torch applies integer indices as selections before advanced (array) indexing, while
+    numpy treats them as advanced indices too, which moves dims differently.  Return the
+    (basic, advanced) pair to apply in turn, or None when numpy's rules already agree."""
+    if not isinstance(index, tuple):
+        return None
+    ints = [isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index]
+    adv = [isinstance(i, np.ndarray) and i.ndim > 0 for i in index]
+    if not builtins.any(ints) or not builtins.any(adv):
+        return None
+    if builtins.any(isinstance(i, np.ndarray) and i.dtype == np.bool_ and i.ndim > 1
+                    for i in index):
+        return None
+    basic = tuple(i if is_int else (Ellipsis if i is Ellipsis else slice(None))
+                  for i, is_int in zip(index, ints) if i is not None)
+    rest = tuple(i for i, is_int in zip(index, ints) if not is_int)
+    return basic, rest
+
+
 def getitem(x, idx):
     index = _index(idx)
+    split = _split_int_advanced(index)
     try:
-        out = apply(OPS["getitem"], (x,), {"index": index}, view=True)
+        if split is not None:
+            y = apply(OPS["getitem"], (x,), {"index": split[0]}, view=True)
+            return apply(OPS["getitem"], (y,), {"index": split[1]})
+        # only basic indexing returns a view; advanced indexing copies (as in torch)
+        return apply(OPS["getitem"], (x,), {"index": index}, view=_is_basic(index))
     except IndexError as e:
         raise IndexError(f"{e} (indexing a tensor of shape {tuple(x.shape)})") from None
-    return out
 
 
 def setitem(x, idx, value):
@@ -655,8 +680,21 @@ def logsumexp(x, dim, keepdim=False):
 _CAT = {"b": 0, "u": 1, "i": 1, "f": 2}
 
 
+def _view_region(base, chain):
+    """Flat indices of ``base`` that the view ``chain`` covers, shaped like the view."""
+    r = np.arange(base._data.size).reshape(base._data.shape)
+    for op, attrs in chain:
+        scope = {"x": r, **(attrs or {})}
+        r = op.forward.on("cpu", op.name)(*[scope[n] for n in op.forward.args])
+    return r
+
+
 def _rebase(x, result):
-    """Make ``x`` hold ``result``'s values and history (an in-place op on a graph tensor)."""
+    """Make ``x`` hold ``result``'s values and history (an in-place op on a graph tensor).
+
+    If ``x`` is a view, its base's history is rewritten too: the base becomes
+    ``view_scatter(old_base, result)`` and ``x`` a view of that, as torch's CopySlices does.
+    """
     node = result._node
     if node is not None and node.saved:
         for k, v in list(node.saved.items()):
@@ -664,7 +702,18 @@ def _rebase(x, result):
                 node.saved[k] = v.copy()  # keep the pre-mutation value backward needs
                 node.versions = [e for e in node.versions if e[0] != k]
     np.copyto(x._data, result._data, casting="unsafe")
-    if node is not None:
+    base = x._base
+    if node is not None and base is not None and GRAD_MODE.enabled:
+        region = _view_region(base, x._viewfn)
+        new_base = apply(OPS["view_scatter"], (base, result), {"region": region})
+        base._node = new_base._node
+        base._rg = True
+        v = new_base
+        for op, attrs in x._viewfn:
+            v = apply(op, (v,), attrs)
+        x._node = v._node
+        x._rg = True
+    elif node is not None:
         x._node = node
         x._rg = True
     x._bump()

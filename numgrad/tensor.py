@@ -107,7 +107,9 @@ class Tensor:
     ``backward()``, and the math methods and operators listed in the README.
     """
 
-    __slots__ = ("_data", "_rg", "grad", "_node", "_version", "__weakref__")
+    # _base/_viewfn: for views, the tensor viewed and the chain of (op, attrs) producing the
+    # view, so an in-place op on the view can rewrite the base's history (torch's CopySlices)
+    __slots__ = ("_data", "_rg", "grad", "_node", "_version", "_base", "_viewfn", "__weakref__")
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
@@ -117,6 +119,8 @@ class Tensor:
         self.grad = None
         self._node = None
         self._version = [0]
+        self._base = None
+        self._viewfn = None
         if requires_grad:
             self.requires_grad_(True)
 
@@ -352,10 +356,18 @@ class Tensor:
 
     # ---- in-place data ops (no graph) --------------------------------------------------------
     def _check_inplace(self, what):
-        if GRAD_MODE.enabled and self._rg and self._node is None:
+        if not GRAD_MODE.enabled:
+            return
+        if self._rg and self._node is None:
             raise RuntimeError(
                 f"a leaf Variable that requires grad is being used in an in-place operation "
                 f"({what}); wrap it in numgrad.no_grad() or use an out-of-place op"
+            )
+        base = self._base
+        if base is not None and base._rg and base._node is None:
+            raise RuntimeError(
+                f"a view of a leaf Variable that requires grad is being used in an in-place "
+                f"operation ({what}); wrap it in numgrad.no_grad()"
             )
 
     def _bump(self):
@@ -449,4 +461,6 @@ def _wrap(arr):
     t.grad = None
     t._node = None
     t._version = [0]
+    t._base = None
+    t._viewfn = None
     return t

@@ -238,3 +238,24 @@ def test_library_keeps_working_after_errors():
     y = (x @ ng.ones(2, 2)).sum()
     y.backward()
     np.testing.assert_allclose(x.grad.numpy(), [[2.0, 2.0]])
+
+
+def test_advanced_index_result_is_a_copy_not_a_view():
+    a = np.array([1.0, 2.0, 3.0])
+    for mod in (ng, torch):
+        x = mod.tensor(a, requires_grad=True)
+        b = x * 1
+        y = b[[0, 2]]
+        y += 10
+        b.sum().backward()
+        if mod is ng:
+            ng_b, ng_g = b.detach().numpy().copy(), x.grad.numpy().copy()
+        else:
+            np.testing.assert_allclose(ng_b, b.detach().numpy())
+            np.testing.assert_allclose(ng_g, x.grad.numpy())
+
+
+def test_inplace_on_view_of_leaf_refused():
+    w = ng.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="view of a leaf Variable"):
+        w[0:1] += 1

@@ -33,8 +33,10 @@ from numba import njit
 from ..ops.registry import Kernel
 
 # element types per family
+# integer loops come first: numpy picks the first ufunc loop the inputs cast to safely, and
+# int64 casts "safely" to float64
 FLOAT = ("float32", "float64")
-ARITH = ("float32", "float64", "int64")
+ARITH = ("int64", "float32", "float64")
 
 
 def cache_dir() -> Path:

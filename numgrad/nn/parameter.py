@@ -21,6 +21,8 @@ class Parameter(Tensor):
         self.grad = None
         self._node = None
         self._version = [0]
+        self._base = None
+        self._viewfn = None
         if requires_grad:
             self.requires_grad_(True)
 

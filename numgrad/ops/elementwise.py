@@ -14,7 +14,7 @@ import numpy as np
 from ..backends.cpu import ARITH, FLOAT, elementwise, scalar
 from .registry import Kernel, Op, register
 
-ALL = ("float32", "float64", "int64", "bool")
+ALL = ("bool", "int64", "float32", "float64")
 
 
 def _identity(grad):

@@ -230,6 +230,58 @@ def max_all_backward(grad, x, out):
     return res.reshape(x.shape)
 
 
+@njit(**_JIT)
+def amax_backward_kernel(g, x, vals):
+    # torch's amax/amin rule: the gradient is shared evenly by the tied extreme elements
+    a_n, r_n, b_n = x.shape
+    out = np.zeros_like(x)
+    for a in range(a_n):
+        for b in range(b_n):
+            v = vals[a, b]
+            count = 0
+            for r in range(r_n):
+                if x[a, r, b] == v or (v != v and x[a, r, b] != x[a, r, b]):
+                    count += 1
+            if count:
+                share = g[a, b] / count
+                for r in range(r_n):
+                    if x[a, r, b] == v or (v != v and x[a, r, b] != x[a, r, b]):
+                        out[a, r, b] = share
+    return out
+
+
+def amax_forward(x, axes, keepdim, sign):
+    if x.size == 0:
+        raise RuntimeError(f"amax/amin: cannot reduce an empty tensor (shape {x.shape})")
+    vals, _ = max_arb_kernel(to_arb(x, axes), sign)
+    return vals.reshape(reduced_shape(x.shape, axes, keepdim))
+
+
+def amax_backward(grad, x, out, axes):
+    x3 = to_arb(x, axes)
+    g2 = np.ascontiguousarray(grad).reshape(x3.shape[0], x3.shape[2])
+    v2 = np.ascontiguousarray(out).reshape(x3.shape[0], x3.shape[2])
+    res = amax_backward_kernel(g2, x3, v2)
+    if len(axes) and axes[-1] - axes[0] + 1 != len(axes):
+        # to_arb moved the reduced axes last; move them back
+        keep = [i for i in range(x.ndim) if i not in axes]
+        perm = keep + list(axes)
+        moved = res.reshape([x.shape[i] for i in perm])
+        return np.transpose(moved, np.argsort(perm))
+    return res.reshape(x.shape)
+
+
+register(
+    Op(
+        "amax",
+        ("x",),
+        Kernel(cpu=amax_forward, args=("x", "axes", "keepdim", "sign")),
+        {"x": Kernel(cpu=amax_backward, args=("grad", "x", "out", "axes"))},
+        attrs=("axes", "keepdim", "sign"),
+        saves=("x", "out"),
+        promote=None,
+    )
+)
 register(
     Op(
         "sum",

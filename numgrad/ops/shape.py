@@ -178,3 +178,38 @@ register(
         promote=None,
     )
 )
+
+
+# In-place ops on views rewrite the base's history through this op (see functional._rebase):
+# ``region`` holds, shaped like the view, the flat indices of the base that the view covers.
+
+
+def view_scatter_forward(base, v, region):
+    out = base.copy()
+    out.reshape(-1)[region.reshape(-1)] = np.broadcast_to(v, region.shape).reshape(-1)
+    return out
+
+
+def view_scatter_dbase(grad, region):
+    g = grad.copy()
+    g.reshape(-1)[region.reshape(-1)] = 0
+    return g
+
+
+def view_scatter_dv(grad, region):
+    return np.ascontiguousarray(grad).reshape(-1)[region]
+
+
+register(
+    Op(
+        "view_scatter",
+        ("base", "v"),
+        Kernel(cpu=view_scatter_forward, args=("base", "v", "region")),
+        {
+            "base": Kernel(cpu=view_scatter_dbase, args=("grad", "region")),
+            "v": Kernel(cpu=view_scatter_dv, args=("grad", "region")),
+        },
+        attrs=("region",),
+        promote=None,
+    )
+)
