@@ -13,8 +13,8 @@ import numpy as np
 from . import dtypes as D
 from .dispatch import _describe, apply, apply_variadic
 from .ops.reduce import normalize_dims
-from .ops.shape import _is_basic
 from .ops.registry import OPS
+from .ops.shape import _is_basic
 from .tape import GRAD_MODE
 from .tensor import Tensor, _norm_dim, _wrap
 
