@@ -546,11 +546,15 @@ def _split_int_advanced(index):
     adv = [isinstance(i, np.ndarray) and i.ndim > 0 for i in index]
     if not builtins.any(ints) or not builtins.any(adv):
         return None
-    if builtins.any(isinstance(i, np.ndarray) and i.dtype == np.bool_ and i.ndim > 1
-                    for i in index):
+    if builtins.any(
+        isinstance(i, np.ndarray) and i.dtype == np.bool_ and i.ndim > 1 for i in index
+    ):
         return None
-    basic = tuple(i if is_int else (Ellipsis if i is Ellipsis else slice(None))
-                  for i, is_int in zip(index, ints) if i is not None)
+    basic = tuple(
+        i if is_int else (Ellipsis if i is Ellipsis else slice(None))
+        for i, is_int in zip(index, ints)
+        if i is not None
+    )
     rest = tuple(i for i, is_int in zip(index, ints) if not is_int)
     return basic, rest
 

@@ -105,7 +105,7 @@ def _loop_source(nargs):
         flat = "".join(f"    f{i} = a{i}.reshape(a{i}.size)\n" for i in arrs)
         call = ", ".join(f"f{i}[i]" if pat[i] == "A" else f"a{i}" for i in range(nargs))
         out.append(
-            "\n\n@njit(cache=True, error_model='numpy')\n"
+            "\n\n@njit(cache=True, error_model='numpy', fastmath={'contract'})\n"
             f"def loop_{p}(out, {args}):\n"
             "    o = out.reshape(out.size)\n"
             f"{flat}"

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from ..backends.cpu import ARITH, FLOAT, elementwise, scalar
+from ..backends.cpu_math import fast_exp
 from .registry import Kernel, Op, register
 
 ALL = ("bool", "int64", "float32", "float64")
@@ -310,7 +311,7 @@ register(
 
 @scalar
 def exp_f(x):
-    return math.exp(x)
+    return fast_exp(x)
 
 
 @scalar
@@ -369,11 +370,8 @@ def tanh_dx(grad, out):
 
 @scalar
 def sigmoid_f(x):
-    # two branches so exp never overflows
-    if x >= 0:
-        return 1 / (1 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1 + e)
+    # exp(-x) = inf for x < -709 gives exactly 0, as in torch; branch-free so loops vectorise
+    return 1 / (1 + fast_exp(-x))
 
 
 @scalar
@@ -409,7 +407,7 @@ def gelu_f(x):
 @scalar
 def gelu_dx(grad, x):
     cdf = 0.5 * (1 + math.erf(x * 0.7071067811865476))
-    pdf = math.exp(-0.5 * x * x) * 0.3989422804014327
+    pdf = fast_exp(-0.5 * x * x) * 0.3989422804014327
     return grad * (cdf + x * pdf)
 
 
@@ -436,7 +434,7 @@ def gelu_tanh_dx(grad, x):
 def softplus_f(x, beta, threshold):
     if x * beta > threshold:
         return x
-    return math.log1p(math.exp(x * beta)) / beta
+    return math.log1p(fast_exp(x * beta)) / beta
 
 
 @scalar
@@ -444,7 +442,7 @@ def softplus_dx(grad, x, beta, threshold):
     z = x * beta
     if z > threshold:
         return grad
-    e = math.exp(z)
+    e = fast_exp(z)
     return grad * e / (e + 1)
 
 
@@ -636,8 +634,8 @@ def bce_dy(grad, x):
 def softplus0(x):
     # log(1 + exp(x)) without overflow
     if x > 0:
-        return x + math.log1p(math.exp(-x))
-    return math.log1p(math.exp(x))
+        return x + math.log1p(fast_exp(-x))
+    return math.log1p(fast_exp(x))
 
 
 @scalar
