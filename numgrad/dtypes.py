@@ -73,12 +73,7 @@ def as_dtype(d) -> DType:
         npd = np.dtype(d)
     except TypeError:
         raise TypeError(f"cannot interpret {d!r} as a numgrad dtype") from None
-    try:
-        return _BY_NP[npd]
-    except KeyError:
-        raise TypeError(
-            f"unsupported dtype {npd}; numgrad supports {', '.join(x.name for x in ALL)}"
-        ) from None
+    return from_np(npd)
 
 
 def from_np(npd) -> DType:

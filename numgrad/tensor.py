@@ -63,6 +63,18 @@ def check_device(device):
     return d
 
 
+def parse_to_args(args, dtype=None, device=None):
+    """Split ``.to(...)`` positional arguments into (dtype, device), as torch accepts them."""
+    for a in args:
+        if isinstance(a, Tensor):
+            dtype = a.dtype
+        elif isinstance(a, (str, Device)) and str(a).split(":")[0] in ("cpu", "cuda"):
+            device = a
+        else:
+            dtype = a
+    return dtype, device
+
+
 def _to_array(data, dtype=None, copy=True):
     """Convert user data to a numpy array with torch's dtype inference."""
     if isinstance(data, Tensor):
@@ -114,7 +126,10 @@ class Tensor:
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
         check_device(device)
-        self._data = _to_array(data, dtype)
+        self._init(_to_array(data, dtype), requires_grad)
+
+    def _init(self, arr, requires_grad):
+        self._data = arr
         self._rg = False
         self.grad = None
         self._node = None
@@ -310,13 +325,7 @@ class Tensor:
         return self
 
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
-        for a in args:
-            if isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, (str, Device)) and str(a).split(":")[0] in ("cpu", "cuda"):
-                device = a
-            else:
-                dtype = a
+        dtype, device = parse_to_args(args, dtype, device)
         check_device(device)
         if dtype is not None:
             dt = D.as_dtype(dtype)
@@ -454,7 +463,8 @@ def _norm_dim(dim, ndim):
 
 
 def _wrap(arr):
-    """Fast constructor for op results (no conversion, no checks)."""
+    """Fast constructor for op results (no conversion, no checks; ``Tensor._init`` inlined
+    because this runs once per op)."""
     t = Tensor.__new__(Tensor)
     t._data = arr
     t._rg = False

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import dtypes as D
 from ..tape import no_grad
-from ..tensor import Tensor, check_device
+from ..tensor import Tensor, check_device, parse_to_args
 from .parameter import Parameter
 
 
@@ -196,11 +196,7 @@ class Module:
                 p.grad._data[...] = 0
 
     def to(self, *args, dtype=None, device=None):
-        for a in args:
-            if isinstance(a, str) and a.split(":")[0] in ("cpu", "cuda"):
-                device = a
-            else:
-                dtype = a
+        dtype, device = parse_to_args(args, dtype, device)
         check_device(device)
         if dtype is not None:
             dt = D.as_dtype(dtype)

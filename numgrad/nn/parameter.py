@@ -16,15 +16,7 @@ class Parameter(Tensor):
         if data is None:
             data = np.empty(0, dtype=np.float32)
         arr = data._data if isinstance(data, Tensor) else _to_array(data, copy=False)
-        self._data = arr
-        self._rg = False
-        self.grad = None
-        self._node = None
-        self._version = [0]
-        self._base = None
-        self._viewfn = None
-        if requires_grad:
-            self.requires_grad_(True)
+        self._init(arr, requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()
