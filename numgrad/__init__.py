@@ -120,7 +120,8 @@ from .tape import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Device as device
 from .tensor import Size, Tensor
 
-from . import autograd, nn, optim  # noqa: E402, I001
+from . import autograd, cuda, nn, optim, utils  # noqa: E402, I001
+from .serialization import load, save
 
 float = float32  # noqa: A001
 double = float64

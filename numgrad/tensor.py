@@ -301,6 +301,10 @@ class Tensor:
 
     __hash__ = object.__hash__
 
+    def __reduce__(self):
+        # pickling keeps values, dtype and requires_grad; the graph and .grad are not saved
+        return (_rebuild, (type(self), self._data.copy(), self._rg))
+
     def __repr__(self):
         body = np.array2string(self._data, separator=", ", precision=4, prefix="tensor(")
         extra = []
@@ -460,6 +464,12 @@ def _norm_dim(dim, ndim):
             f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
         )
     return d + n if d < 0 else d
+
+
+def _rebuild(cls, arr, requires_grad):
+    t = cls.__new__(cls)
+    t._init(arr, requires_grad)
+    return t
 
 
 def _wrap(arr):

@@ -200,8 +200,9 @@ _add(
     spec("add", lambda m, x, y: x + y, _binary_cases),
     spec("add_fn_alpha", lambda m, x, y: m.add(x, y, alpha=2), lambda rng: _binary_cases(rng)[:4]),
     spec("sub", lambda m, x, y: x - y, _binary_cases),
-    spec("sub_fn_alpha", lambda m, x, y: m.sub(x, y, alpha=-1.5),
-         lambda rng: _binary_cases(rng)[:4]),
+    spec(
+        "sub_fn_alpha", lambda m, x, y: m.sub(x, y, alpha=-1.5), lambda rng: _binary_cases(rng)[:4]
+    ),
     spec("mul", lambda m, x, y: x * y, _binary_cases),
     spec("div", lambda m, x, y: x / y, lambda rng: _binary_cases(rng, gen_y=nonzero)),
     spec("radd", lambda m, x: 3.5 + x, _unary_cases(randn)),
@@ -285,8 +286,9 @@ def _where_cases(rng):
         Case((cond(2, 1, 3), randn(rng, 4, 1), randn(rng, 3)), name="bcast_3d"),
         Case((cond(3, 4), randn(rng, 3, 4), 0.0), name="scalar_y"),
         Case((cond(3, 4), 1.5, randn(rng, 3, 4)), name="scalar_x"),
-        Case((cond(4), randn(rng, 4), randn(rng, 4)), name="only_x_grad",
-             requires_grad=(True, False)),
+        Case(
+            (cond(4), randn(rng, 4), randn(rng, 4)), name="only_x_grad", requires_grad=(True, False)
+        ),
     ]
 
 
@@ -412,8 +414,11 @@ _add(
     spec("max_dim", lambda m, x, **kw: tuple(m.max(x, **kw)), _max_dim_cases),
     spec("max_dim_method", lambda m, x, **kw: tuple(x.max(**kw)), _max_dim_cases),
     spec("min_dim", lambda m, x, **kw: tuple(m.min(x, **kw)), _max_dim_cases),
-    spec("max_dim_values", lambda m, x, **kw: m.max(x, **kw).values,
-         lambda rng: _max_dim_cases(rng)[:4]),
+    spec(
+        "max_dim_values",
+        lambda m, x, **kw: m.max(x, **kw).values,
+        lambda rng: _max_dim_cases(rng)[:4],
+    ),
     spec("amax", lambda m, x, **kw: m.amax(x, **kw), _amax_cases),
     spec("amin", lambda m, x, **kw: m.amin(x, **kw), _amax_cases),
 )
@@ -452,8 +457,11 @@ def _norm_cases(rng):
         Case((nz(rng, 3, 4),), {"p": 0.5, "dim": 0}, name="p0.5_dim0"),
         Case((distinct_abs(rng, 3, 4),), {"p": INF}, name="pinf_all"),
         Case((distinct_abs(rng, 3, 4),), {"p": INF, "dim": 1}, name="pinf_dim1"),
-        Case((distinct_abs(rng, 2, 3, 4),), {"p": INF, "dim": (1, 2), "keepdim": True},
-             name="pinf_dims_keep"),
+        Case(
+            (distinct_abs(rng, 2, 3, 4),),
+            {"p": INF, "dim": (1, 2), "keepdim": True},
+            name="pinf_dims_keep",
+        ),
     ]
 
 
@@ -473,8 +481,11 @@ _add(
     spec("norm", lambda m, x, **kw: m.norm(x, **kw), _norm_cases),
     spec("norm_method", lambda m, x, **kw: x.norm(**kw), lambda rng: _norm_cases(rng)[:3]),
     spec("logsumexp", lambda m, x, **kw: m.logsumexp(x, **kw), _logsumexp_cases),
-    spec("logsumexp_method", lambda m, x, **kw: x.logsumexp(**kw),
-         lambda rng: _logsumexp_cases(rng)[:3]),
+    spec(
+        "logsumexp_method",
+        lambda m, x, **kw: x.logsumexp(**kw),
+        lambda rng: _logsumexp_cases(rng)[:3],
+    ),
 )
 
 # linear algebra -------------------------------------------------------------------------------
@@ -495,26 +506,40 @@ def _matmul_cases(rng):
         ("4d_bcast", (2, 1, 3, 4), (3, 4, 2)),
     ]
     cases = [Case((randn(rng, *a), randn(rng, *b)), name=n) for n, a, b in shapes]
-    cases.append(Case((randn(rng, 3, 4), randn(rng, 4, 5)), name="only_b_grad",
-                      requires_grad=(False, True)))
+    cases.append(
+        Case((randn(rng, 3, 4), randn(rng, 4, 5)), name="only_b_grad", requires_grad=(False, True))
+    )
     return cases
 
 
 _add(
     spec("matmul", lambda m, a, b: a @ b, _matmul_cases),
     spec("matmul_fn", lambda m, a, b: m.matmul(a, b), lambda rng: _matmul_cases(rng)[:4]),
-    spec("mm", lambda m, a, b: m.mm(a, b),
-         lambda rng: [Case((randn(rng, 3, 4), randn(rng, 4, 5))),
-                      Case((randn(rng, 1, 4), randn(rng, 4, 1)))]),
-    spec("bmm", lambda m, a, b: m.bmm(a, b),
-         lambda rng: [Case((randn(rng, 2, 3, 4), randn(rng, 2, 4, 5)))]),
-    spec("mv", lambda m, a, v: m.mv(a, v),
-         lambda rng: [Case((randn(rng, 3, 4), randn(rng, 4)))]),
-    spec("dot", lambda m, a, b: m.dot(a, b),
-         lambda rng: [Case((randn(rng, 5), randn(rng, 5))),
-                      Case((randn(rng, 1), randn(rng, 1)), name="len1")]),
-    spec("outer", lambda m, a, b: m.outer(a, b),
-         lambda rng: [Case((randn(rng, 3), randn(rng, 4)))]),
+    spec(
+        "mm",
+        lambda m, a, b: m.mm(a, b),
+        lambda rng: [
+            Case((randn(rng, 3, 4), randn(rng, 4, 5))),
+            Case((randn(rng, 1, 4), randn(rng, 4, 1))),
+        ],
+    ),
+    spec(
+        "bmm",
+        lambda m, a, b: m.bmm(a, b),
+        lambda rng: [Case((randn(rng, 2, 3, 4), randn(rng, 2, 4, 5)))],
+    ),
+    spec("mv", lambda m, a, v: m.mv(a, v), lambda rng: [Case((randn(rng, 3, 4), randn(rng, 4)))]),
+    spec(
+        "dot",
+        lambda m, a, b: m.dot(a, b),
+        lambda rng: [
+            Case((randn(rng, 5), randn(rng, 5))),
+            Case((randn(rng, 1), randn(rng, 1)), name="len1"),
+        ],
+    ),
+    spec(
+        "outer", lambda m, a, b: m.outer(a, b), lambda rng: [Case((randn(rng, 3), randn(rng, 4)))]
+    ),
 )
 
 # shapes and views -----------------------------------------------------------------------------
@@ -593,16 +618,22 @@ _add(
     spec("transpose_method", lambda m, x, d0, d1: x.transpose(d0, d1), _transpose_cases),
     spec("permute", lambda m, x, dims: x.permute(*dims), _permute_cases),
     spec("permute_fn", lambda m, x, dims: m.permute(x, dims), _permute_cases),
-    spec("T", lambda m, x: x.T, lambda rng: [Case((randn(rng, 3, 4),)),
-                                             Case((randn(rng, 1, 5),), name="row")]),
+    spec(
+        "T",
+        lambda m, x: x.T,
+        lambda rng: [Case((randn(rng, 3, 4),)), Case((randn(rng, 1, 5),), name="row")],
+    ),
     spec("t", lambda m, x: x.t(), lambda rng: [Case((randn(rng, 3, 4),))]),
     spec("mT", lambda m, x: x.mT, lambda rng: [Case((randn(rng, 2, 3, 4),))]),
     spec("reshape", lambda m, x, shape: x.reshape(shape), _reshape_cases),
     spec("reshape_varargs", lambda m, x, shape: x.reshape(*shape), _reshape_cases),
     spec("reshape_fn", lambda m, x, shape: m.reshape(x, shape), _reshape_cases),
     spec("view", lambda m, x, shape: x.view(*shape), _reshape_cases),
-    spec("reshape_noncontig", lambda m, x: x.transpose(0, 1).reshape(-1),
-         lambda rng: [Case((randn(rng, 3, 4),)), Case((randn(rng, 2, 3, 4),), name="3d")]),
+    spec(
+        "reshape_noncontig",
+        lambda m, x: x.transpose(0, 1).reshape(-1),
+        lambda rng: [Case((randn(rng, 3, 4),)), Case((randn(rng, 2, 3, 4),), name="3d")],
+    ),
     spec("flatten", lambda m, x, **kw: m.flatten(x, **kw), _flatten_cases),
     spec("flatten_method", lambda m, x, **kw: x.flatten(**kw), _flatten_cases),
     spec("squeeze", lambda m, x, **kw: m.squeeze(x, **kw), _squeeze_cases),
@@ -611,8 +642,11 @@ _add(
     spec("unsqueeze_method", lambda m, x, dim: x.unsqueeze(dim), _unsqueeze_cases),
     spec("expand", lambda m, x, sizes: x.expand(*sizes), _expand_cases),
     spec("expand_tuple", lambda m, x, sizes: x.expand(sizes), _expand_cases),
-    spec("expand_then_mul", lambda m, x, sizes: x.expand(*sizes) * 2.0,
-         lambda rng: _expand_cases(rng)[:2]),
+    spec(
+        "expand_then_mul",
+        lambda m, x, sizes: x.expand(*sizes) * 2.0,
+        lambda rng: _expand_cases(rng)[:2],
+    ),
 )
 
 # indexing -------------------------------------------------------------------------------------
@@ -648,8 +682,7 @@ def _getitem_tensor_cases(rng):
 _add(
     spec("getitem", lambda m, x, idx: x[idx], _getitem_cases),
     spec("getitem_tensor", lambda m, x, i: x[i], _getitem_tensor_cases),
-    spec("getitem_chain", lambda m, x: x[1:][:, ::2][0],
-         lambda rng: [Case((randn(rng, 4, 5),))]),
+    spec("getitem_chain", lambda m, x: x[1:][:, ::2][0], lambda rng: [Case((randn(rng, 4, 5),))]),
 )
 
 # joining and splitting ------------------------------------------------------------------------
@@ -661,8 +694,12 @@ def _cat_cases(rng):
         Case((randn(rng, 2, 3), randn(rng, 2, 1), randn(rng, 2, 2)), {"dim": 1}, name="dim1_x3"),
         Case((randn(rng, 2, 3, 2), randn(rng, 2, 3, 1)), {"dim": -1}, name="dim-1"),
         Case((randn(rng, 3), randn(rng, 2)), {"dim": 0}, name="1d"),
-        Case((randn(rng, 2, 3), randn(rng, 1, 3)), {"dim": 0}, name="only_first_grad",
-             requires_grad=(True, False)),
+        Case(
+            (randn(rng, 2, 3), randn(rng, 1, 3)),
+            {"dim": 0},
+            name="only_first_grad",
+            requires_grad=(True, False),
+        ),
     ]
 
 
@@ -698,11 +735,19 @@ _add(
     spec("split", lambda m, x, s, dim: x.split(s, dim=dim), _split_cases),
     spec("split_fn", lambda m, x, s, dim: m.split(x, s, dim=dim), _split_cases),
     spec("chunk", lambda m, x, chunks, dim: m.chunk(x, chunks, dim=dim), _chunk_cases),
-    spec("unbind", lambda m, x, dim: m.unbind(x, dim=dim),
-         lambda rng: [Case((randn(rng, 3, 2),), {"dim": 0}, name="dim0"),
-                      Case((randn(rng, 2, 3, 2),), {"dim": -1}, name="dim-1")]),
-    spec("split_use_one", lambda m, x: x.split(2, dim=1)[1] * 3.0,
-         lambda rng: [Case((randn(rng, 3, 5),))]),
+    spec(
+        "unbind",
+        lambda m, x, dim: m.unbind(x, dim=dim),
+        lambda rng: [
+            Case((randn(rng, 3, 2),), {"dim": 0}, name="dim0"),
+            Case((randn(rng, 2, 3, 2),), {"dim": -1}, name="dim-1"),
+        ],
+    ),
+    spec(
+        "split_use_one",
+        lambda m, x: x.split(2, dim=1)[1] * 3.0,
+        lambda rng: [Case((randn(rng, 3, 5),))],
+    ),
 )
 
 # softmax family -------------------------------------------------------------------------------
@@ -726,23 +771,95 @@ _add(
     spec("log_softmax_method", lambda m, x, dim: x.log_softmax(dim), _softmax_cases),
 )
 
+# aliases and the remaining functional / method spellings --------------------------------------
+
+
+def _two(rng):
+    return [Case((randn(rng, 3, 4), nonzero(rng, 4)), name="bcast")]
+
+
+_add(
+    spec("mul_fn", lambda m, x, y: m.mul(x, y), _two),
+    spec("multiply", lambda m, x, y: m.multiply(x, y), _two),
+    spec("div_fn", lambda m, x, y: m.div(x, y), _two),
+    spec("divide", lambda m, x, y: m.divide(x, y), _two),
+    spec("true_divide", lambda m, x, y: m.true_divide(x, y), _two),
+    spec("subtract", lambda m, x, y: m.subtract(x, y), _two),
+    spec("add_method", lambda m, x, y: x.add(y), _two),
+    spec("sub_method", lambda m, x, y: x.sub(y), _two),
+    spec("mul_method", lambda m, x, y: x.mul(y), _two),
+    spec("div_method", lambda m, x, y: x.div(y), _two),
+    spec(
+        "pow_method",
+        lambda m, x, y: x.pow(y),
+        lambda rng: [Case((pos(rng, 3, 4), randn(rng, 4)), name="bcast")],
+    ),
+    spec("negative", lambda m, x: m.negative(x), _unary_cases(randn)),
+    spec("absolute", lambda m, x: m.absolute(x), _unary_cases(nonzero)),
+    spec("sign", lambda m, x: m.sign(x), _unary_cases(nonzero), differentiable=False),
+    spec(
+        "concat", lambda m, *xs, dim: m.concat(list(xs), dim=dim), lambda rng: _cat_cases(rng)[:2]
+    ),
+    spec(
+        "concatenate",
+        lambda m, *xs, dim: m.concatenate(list(xs), dim=dim),
+        lambda rng: _cat_cases(rng)[:2],
+    ),
+    spec("swapaxes", lambda m, x, d0, d1: m.swapaxes(x, d0, d1), _transpose_cases),
+    spec("broadcast_to", lambda m, x, sizes: m.broadcast_to(x, sizes), _expand_cases),
+    spec(
+        "unflatten",
+        lambda m, x, dim, sizes: m.unflatten(x, dim, sizes),
+        lambda rng: [
+            Case((randn(rng, 2, 6),), {"dim": 1, "sizes": (2, 3)}, name="dim1"),
+            Case((randn(rng, 6, 2),), {"dim": -2, "sizes": (3, -1)}, name="neg"),
+        ],
+    ),
+    spec(
+        "view_as",
+        lambda m, x, y: x.view_as(y),
+        lambda rng: [Case((randn(rng, 3, 4), randn(rng, 2, 6)), requires_grad=(True, False))],
+    ),
+    spec(
+        "reshape_as",
+        lambda m, x, y: x.reshape_as(y),
+        lambda rng: [Case((randn(rng, 3, 4), randn(rng, 6, 2)), requires_grad=(True, False))],
+    ),
+    spec(
+        "expand_as",
+        lambda m, x, y: x.expand_as(y),
+        lambda rng: [Case((randn(rng, 3, 1), randn(rng, 2, 3, 4)), requires_grad=(True, False))],
+    ),
+    spec("amax_method", lambda m, x: x.amax(dim=1), lambda rng: [Case((distinct(rng, 3, 4),))]),
+    spec("amin_method", lambda m, x: x.amin(dim=0), lambda rng: [Case((distinct(rng, 3, 4),))]),
+)
+
 # composites: several ops in one graph (saved values, views and accumulation interacting) -----
 
 _add(
-    spec("composite_mlp", lambda m, x, w, b: m.tanh(x @ w + b).sum(dim=1),
-         lambda rng: [Case((randn(rng, 3, 4), randn(rng, 4, 5), randn(rng, 5)))]),
-    spec("composite_reuse", lambda m, x: (x * x.exp() - x.mean(dim=0)) / (1 + x * x),
-         _unary_cases(randn)),
-    spec("composite_view_chain", lambda m, x: x.T.reshape(2, -1).unsqueeze(0).expand(3, 2, 6),
-         lambda rng: [Case((randn(rng, 3, 4),))]),
+    spec(
+        "composite_mlp",
+        lambda m, x, w, b: m.tanh(x @ w + b).sum(dim=1),
+        lambda rng: [Case((randn(rng, 3, 4), randn(rng, 4, 5), randn(rng, 5)))],
+    ),
+    spec(
+        "composite_reuse",
+        lambda m, x: (x * x.exp() - x.mean(dim=0)) / (1 + x * x),
+        _unary_cases(randn),
+    ),
+    spec(
+        "composite_view_chain",
+        lambda m, x: x.T.reshape(2, -1).unsqueeze(0).expand(3, 2, 6),
+        lambda rng: [Case((randn(rng, 3, 4),))],
+    ),
 )
 
 
 # ---- numgrad.nn.functional -------------------------------------------------------------------
-# NN_SPECS: specs for numgrad.nn.functional.  They are used by test_ops.py only once
-# `numgrad.nn.functional` exists (another engineer is writing it); until then nothing here is
-# collected.  Each lambda reaches the function through `m.nn.functional`, so the same spec runs
-# against torch.nn.functional.
+# NN_SPECS: specs for numgrad.nn.functional, run by the same three tests as OP_SPECS.  Each
+# lambda reaches the function through `m.nn.functional`, so the same spec runs against
+# torch.nn.functional.  (They are collected only when `numgrad.nn.functional` imports, which it
+# does since the nn package landed; test_spec_list_is_well_formed checks the two agree.)
 
 
 def _nnf(m):
@@ -755,8 +872,12 @@ def _loss_pair(gen_target=randn):
             Case((randn(rng, 3, 4), gen_target(rng, 3, 4)), {}, name="mean"),
             Case((randn(rng, 3, 4), gen_target(rng, 3, 4)), {"reduction": "sum"}, name="sum"),
             Case((randn(rng, 3, 4), gen_target(rng, 3, 4)), {"reduction": "none"}, name="none"),
-            Case((randn(rng, 3, 4), gen_target(rng, 3, 4)), {}, name="target_no_grad",
-                 requires_grad=(True, False)),
+            Case(
+                (randn(rng, 3, 4), gen_target(rng, 3, 4)),
+                {},
+                name="target_no_grad",
+                requires_grad=(True, False),
+            ),
         ]
 
     return sample
@@ -765,7 +886,11 @@ def _loss_pair(gen_target=randn):
 def _apart_pair(margin):
     def sample(rng):
         out = []
-        for name, kw in [("mean", {}), ("sum", {"reduction": "sum"}), ("none", {"reduction": "none"})]:
+        for name, kw in [
+            ("mean", {}),
+            ("sum", {"reduction": "sum"}),
+            ("none", {"reduction": "none"}),
+        ]:
             y = randn(rng, 3, 4)
             x = y + nonzero(rng, 3, 4, margin=margin) * 1.5
             out.append(Case((x, y), kw, name=name))
@@ -783,10 +908,30 @@ def _xent_cases(rng):
         Case((randn(rng, 4, 5), rng.integers(0, 5, 4)), {}, name="mean"),
         Case((randn(rng, 4, 5), rng.integers(0, 5, 4)), {"reduction": "sum"}, name="sum"),
         Case((randn(rng, 4, 5), rng.integers(0, 5, 4)), {"reduction": "none"}, name="none"),
-        Case((randn(rng, 4, 5), np.array([1, -100, 3, 1])), {"ignore_index": -100},
-             name="ignore_index"),
+        Case(
+            (randn(rng, 4, 5), np.array([1, -100, 3, 1])),
+            {"ignore_index": -100},
+            name="ignore_index",
+        ),
         Case((randn(rng, 2, 5, 3), rng.integers(0, 5, (2, 3))), {}, name="spatial"),
     ]
+
+
+def _weighted_xent_cases(rng):
+    """(logits or log-probs, target, class weight); the weight does not require grad."""
+    out = []
+    for n, kw in [
+        ("mean", {}),
+        ("sum", {"reduction": "sum"}),
+        ("none", {"reduction": "none"}),
+        ("ignore_index", {"ignore_index": 2}),
+    ]:
+        x = np.log(_softmax_np(randn(rng, 4, 5)))
+        t = rng.integers(0, 5, 4)
+        if n == "ignore_index":
+            t[[0, 3]] = 2
+        out.append(Case((x, t, pos(rng, 5)), kw, name=n, requires_grad=(True, False)))
+    return out
 
 
 def _nll_cases(rng):
@@ -823,21 +968,135 @@ NN_SPECS: list[OpSpec] = [
     spec("F.linear", lambda m, *a: _nnf(m).linear(*a), _linear_cases),
     spec("F.mse_loss", lambda m, x, y, **kw: _nnf(m).mse_loss(x, y, **kw), _loss_pair()),
     spec("F.l1_loss", lambda m, x, y, **kw: _nnf(m).l1_loss(x, y, **kw), _apart_pair(0.2)),
-    spec("F.huber_loss", lambda m, x, y, **kw: _nnf(m).huber_loss(x, y, delta=0.7, **kw),
-         _apart_pair(0.2)),
-    spec("F.smooth_l1_loss", lambda m, x, y, **kw: _nnf(m).smooth_l1_loss(x, y, **kw),
-         _apart_pair(0.2)),
-    spec("F.binary_cross_entropy",
-         lambda m, x, y, **kw: _nnf(m).binary_cross_entropy(x, y, **kw),
-         lambda rng: [Case((_prob(rng, 3, 4), _prob(rng, 3, 4)), kw, name=n)
-                      for n, kw in [("mean", {}), ("sum", {"reduction": "sum"}),
-                                    ("none", {"reduction": "none"})]]),
-    spec("F.binary_cross_entropy_with_logits",
-         lambda m, x, y, **kw: _nnf(m).binary_cross_entropy_with_logits(x, y, **kw),
-         _loss_pair(_prob)),
-    spec("F.cross_entropy", lambda m, x, t, **kw: _nnf(m).cross_entropy(x, t, **kw),
-         _xent_cases),
+    spec(
+        "F.huber_loss",
+        lambda m, x, y, **kw: _nnf(m).huber_loss(x, y, delta=0.7, **kw),
+        _apart_pair(0.2),
+    ),
+    spec(
+        "F.smooth_l1_loss",
+        lambda m, x, y, **kw: _nnf(m).smooth_l1_loss(x, y, **kw),
+        _apart_pair(0.2),
+    ),
+    spec(
+        "F.binary_cross_entropy",
+        lambda m, x, y, **kw: _nnf(m).binary_cross_entropy(x, y, **kw),
+        lambda rng: [
+            Case((_prob(rng, 3, 4), _prob(rng, 3, 4)), kw, name=n)
+            for n, kw in [
+                ("mean", {}),
+                ("sum", {"reduction": "sum"}),
+                ("none", {"reduction": "none"}),
+            ]
+        ],
+    ),
+    spec(
+        "F.binary_cross_entropy_with_logits",
+        lambda m, x, y, **kw: _nnf(m).binary_cross_entropy_with_logits(x, y, **kw),
+        _loss_pair(_prob),
+    ),
+    spec("F.cross_entropy", lambda m, x, t, **kw: _nnf(m).cross_entropy(x, t, **kw), _xent_cases),
     spec("F.nll_loss", lambda m, x, t, **kw: _nnf(m).nll_loss(x, t, **kw), _nll_cases),
+    spec("F.silu", lambda m, x: _nnf(m).silu(x), _unary_cases(randn)),
+    spec(
+        "F.leaky_relu_0.2",
+        lambda m, x: _nnf(m).leaky_relu(x, negative_slope=0.2),
+        _unary_cases(away),
+    ),
+    spec(
+        "F.softplus_beta",
+        lambda m, x: _nnf(m).softplus(x, beta=2.0, threshold=5.0),
+        _unary_cases(functools.partial(away, points=(2.5,), lo=-4.0, hi=4.0)),
+    ),
+    spec(
+        "F.smooth_l1_loss_beta",
+        lambda m, x, y, **kw: _nnf(m).smooth_l1_loss(x, y, beta=0.5, **kw),
+        _apart_pair(0.2),
+    ),
+    spec(
+        "F.dropout_eval",
+        lambda m, x: _nnf(m).dropout(x, p=0.5, training=False),
+        _unary_cases(randn),
+    ),
+    spec("F.dropout_p0", lambda m, x: _nnf(m).dropout(x, p=0.0), _unary_cases(randn)),
+    spec(
+        "F.cross_entropy_weight",
+        lambda m, x, t, w, **kw: _nnf(m).cross_entropy(x, t, weight=w, **kw),
+        _weighted_xent_cases,
+    ),
+    spec(
+        "F.cross_entropy_label_smoothing",
+        lambda m, x, t, **kw: _nnf(m).cross_entropy(x, t, label_smoothing=0.1, **kw),
+        lambda rng: _xent_cases(rng)[:4],
+    ),
+    spec(
+        "F.cross_entropy_probs",
+        lambda m, x, t, **kw: _nnf(m).cross_entropy(x, t, **kw),
+        lambda rng: [
+            Case(
+                (randn(rng, 4, 5), _softmax_np(randn(rng, 4, 5))),
+                kw,
+                name=n,
+                requires_grad=(True, False),
+            )
+            for n, kw in [
+                ("mean", {}),
+                ("sum", {"reduction": "sum"}),
+                ("none", {"reduction": "none"}),
+            ]
+        ],
+    ),
+    spec(
+        "F.nll_loss_weight",
+        lambda m, x, t, w, **kw: _nnf(m).nll_loss(x, t, weight=w, **kw),
+        _weighted_xent_cases,
+    ),
+    spec(
+        "F.binary_cross_entropy_weight",
+        lambda m, x, y, w, **kw: _nnf(m).binary_cross_entropy(x, y, weight=w, **kw),
+        lambda rng: [
+            Case(
+                (_prob(rng, 3, 4), _prob(rng, 3, 4), pos(rng, 4)),
+                kw,
+                name=n,
+                requires_grad=(True, True, False),
+            )
+            for n, kw in [("mean", {}), ("none", {"reduction": "none"})]
+        ],
+    ),
+    spec(
+        "F.binary_cross_entropy_with_logits_pos_weight",
+        lambda m, x, y, pw, **kw: _nnf(m).binary_cross_entropy_with_logits(
+            x, y, pos_weight=pw, **kw
+        ),
+        lambda rng: [
+            Case(
+                (randn(rng, 3, 4), _prob(rng, 3, 4), pos(rng, 4)),
+                kw,
+                name=n,
+                requires_grad=(True, True, False),
+            )
+            for n, kw in [("mean", {}), ("none", {"reduction": "none"})]
+        ],
+    ),
+    spec(
+        "F.normalize",
+        lambda m, x, **kw: _nnf(m).normalize(x, **kw),
+        lambda rng: [
+            Case((randn(rng, 3, 4),), {}, name="default"),
+            Case((randn(rng, 2, 3, 4),), {"dim": -1}, name="dim-1"),
+            Case((nonzero(rng, 3, 4),), {"p": 1.0, "dim": 0}, name="p1_dim0"),
+        ],
+    ),
+    spec(
+        "F.one_hot",
+        lambda m, t, **kw: _nnf(m).one_hot(t, **kw),
+        lambda rng: [
+            Case((rng.integers(0, 4, 5),), {"num_classes": 4}, name="n4"),
+            Case((rng.integers(0, 3, (2, 3)),), {}, name="inferred"),
+        ],
+        differentiable=False,
+    ),
 ]
 
 

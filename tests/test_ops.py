@@ -37,6 +37,13 @@ def _seed(*parts) -> int:
     return zlib.crc32("/".join(str(p) for p in parts).encode())
 
 
+def _factory(mod, device):
+    """``mod.tensor`` that puts numgrad tensors on ``device`` (the torch reference stays on CPU)."""
+    if mod is numgrad:
+        return lambda data, **kw: numgrad.tensor(data, device=device, **kw)
+    return torch.tensor
+
+
 def _spec_params(for_grad=False, for_gradcheck=False):
     out = []
     for s in ALL_SPECS:
@@ -203,8 +210,8 @@ def test_spec_list_is_well_formed():
         assert s.cases, s.name
         if s.differentiable:
             assert any(c.grad for c in s.cases), f"{s.name}: no case takes part in grad tests"
-    if has_nn_functional():
-        assert set(NN_SPECS) <= set(ALL_SPECS)
+    nn_included = {s.name for s in NN_SPECS} <= set(names)
+    assert nn_included == has_nn_functional()
 
 
 # ---- comparisons --------------------------------------------------------------------------
@@ -239,14 +246,24 @@ def _cmp_operands(form, rng, dtype):
     }[form]
 
 
-CMP_FORMS = ["tensor_tensor", "bcast", "bcast_3d", "tensor_float", "tensor_int", "float_tensor",
-             "int_tensor", "mixed_f32_f64", "int64_vs_float", "int64_vs_float_tensor"]
+CMP_FORMS = [
+    "tensor_tensor",
+    "bcast",
+    "bcast_3d",
+    "tensor_float",
+    "tensor_int",
+    "float_tensor",
+    "int_tensor",
+    "mixed_f32_f64",
+    "int64_vs_float",
+    "int64_vs_float_tensor",
+]
 
 
-def _both(v, requires_grad=False):
+def _both(v, device, requires_grad=False):
     if isinstance(v, np.ndarray):
         rg = requires_grad and v.dtype.kind == "f"
-        return numgrad.tensor(v, requires_grad=rg), torch.tensor(v, requires_grad=rg)
+        return numgrad.tensor(v, device=device, requires_grad=rg), torch.tensor(v, requires_grad=rg)
     return v, v
 
 
@@ -257,11 +274,11 @@ def _both(v, requires_grad=False):
 def test_comparison(op, form, dtype, device):
     rng = np.random.default_rng(_seed("cmp", op, form))
     lhs, rhs = _cmp_operands(form, rng, dtype)
-    (na, ta), (nb, tb) = _both(lhs, True), _both(rhs, True)
-    for ng, th in [
-        (CMP[op](na, nb), CMP[op](ta, tb)),
-        (getattr(numgrad, op)(na, nb), getattr(torch, op)(ta, tb)),
-    ]:
+    (na, ta), (nb, tb) = _both(lhs, device, True), _both(rhs, device, True)
+    pairs = [(CMP[op](na, nb), CMP[op](ta, tb))]
+    if isinstance(lhs, np.ndarray):  # torch.lt(number, tensor) does not exist
+        pairs.append((getattr(numgrad, op)(na, nb), getattr(torch, op)(ta, tb)))
+    for ng, th in pairs:
         assert isinstance(ng, numgrad.Tensor)
         assert ng.dtype == numgrad.bool
         assert_same(ng, th, {}, what=f"{op} {form}")
@@ -297,21 +314,19 @@ def test_argmax_argmin(fn, case, dtype, device):
     else:
         x = rng.permutation(int(np.prod(shape))).reshape(shape) * 0.5 - 1.0
     x = x.astype(dtype)
-    n, t = numgrad.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    for ng, th in [(getattr(numgrad, fn)(n, **kw), getattr(torch, fn)(t, **kw)),
-                   (getattr(n, fn)(**kw), getattr(t, fn)(**kw))]:
+    n = numgrad.tensor(x, device=device, requires_grad=True)
+    t = torch.tensor(x, requires_grad=True)
+    for ng, th in [
+        (getattr(numgrad, fn)(n, **kw), getattr(torch, fn)(t, **kw)),
+        (getattr(n, fn)(**kw), getattr(t, fn)(**kw)),
+    ]:
         assert_same(ng, th, {}, what=f"{fn} {kw}")
         assert not ng.requires_grad
 
 
 # ---- in-place operators -------------------------------------------------------------------
 
-INPLACE = {
-    "iadd": lambda y, v: y.__iadd__(v),
-    "isub": lambda y, v: y.__isub__(v),
-    "imul": lambda y, v: y.__imul__(v),
-    "idiv": lambda y, v: y.__itruediv__(v),
-}
+INPLACE_OPS = ["iadd", "isub", "imul", "idiv"]
 
 
 def _augmented(op, y, v):
@@ -338,14 +353,14 @@ def _inplace_other(kind, rng, dtype):
 @pytest.mark.parametrize("device", DEVICE_PARAMS)
 @pytest.mark.parametrize("dtype", DTYPE_PARAMS)
 @pytest.mark.parametrize("other", ["tensor", "tensor_bcast", "py_scalar", "tensor_no_grad"])
-@pytest.mark.parametrize("op", list(INPLACE))
+@pytest.mark.parametrize("op", INPLACE_OPS)
 def test_inplace_on_non_leaf(op, other, dtype, device):
     rng = np.random.default_rng(_seed("inplace", op, other))
     x0 = rng.standard_normal((3, 4)).astype(dtype)
     v0 = _inplace_other(other, rng, dtype)
     g0 = rng.standard_normal((3, 4)).astype(dtype)
     results = []
-    for lib, mk in [("ng", numgrad.tensor), ("th", torch.tensor)]:
+    for lib, mk in [("ng", _factory(numgrad, device)), ("th", torch.tensor)]:
         x = mk(x0, requires_grad=True)
         v = mk(v0, requires_grad=other != "tensor_no_grad") if other != "py_scalar" else v0
         y = x * 2.0 + 0.5  # non-leaf
@@ -367,18 +382,19 @@ def test_inplace_on_non_leaf(op, other, dtype, device):
 
 @pytest.mark.parametrize("device", DEVICE_PARAMS)
 @pytest.mark.parametrize("dtype", DTYPE_PARAMS)
-def test_inplace_chain_and_self_operand(dtype, device):
-    """y += z; y *= y; y -= z; y /= z on one non-leaf, then backward."""
+def test_inplace_chain(dtype, device):
+    """y += z; y += y; y *= z; y -= z; y /= z on one non-leaf, then backward."""
     rng = np.random.default_rng(_seed("inplace_chain"))
     x0 = rng.standard_normal((3, 4)).astype(dtype)
     z0 = rng.uniform(0.5, 2.0, 4).astype(dtype)
     g0 = rng.standard_normal((3, 4)).astype(dtype)
     res = []
-    for mk in (numgrad.tensor, torch.tensor):
+    for mk in (_factory(numgrad, device), torch.tensor):
         x, z = mk(x0, requires_grad=True), mk(z0, requires_grad=True)
-        y = x.exp()
+        y = x * 3.0
         y += z
-        y *= y
+        y += y
+        y *= z
         y -= z
         y /= z
         y.backward(mk(g0))
@@ -390,7 +406,7 @@ def test_inplace_chain_and_self_operand(dtype, device):
 
 @pytest.mark.parametrize("device", DEVICE_PARAMS)
 @pytest.mark.parametrize("dtype", DTYPE_PARAMS)
-@pytest.mark.parametrize("op", list(INPLACE))
+@pytest.mark.parametrize("op", INPLACE_OPS)
 def test_inplace_under_no_grad(op, dtype, device):
     """In-place updates of a leaf under no_grad (an optimizer step) keep it a leaf."""
     rng = np.random.default_rng(_seed("inplace_nograd", op))
@@ -399,26 +415,88 @@ def test_inplace_under_no_grad(op, dtype, device):
     w0 = rng.standard_normal((3, 4)).astype(dtype)
     res = []
     for lib, mod in [("ng", numgrad), ("th", torch)]:
-        p = mod.tensor(p0, requires_grad=True)
-        v = mod.tensor(v0, requires_grad=True)  # requires grad, but no_grad records nothing
-        (p * mod.tensor(w0)).sum().backward()  # p.grad = w
+        mk = _factory(mod, device)
+        p = mk(p0, requires_grad=True)
+        v = mk(v0, requires_grad=True)  # requires grad, but no_grad records nothing
+        (p * mk(w0)).sum().backward()  # p.grad = w
+        leaf = p
         with mod.no_grad():
             p = _augmented(op, p, v)
             p = _augmented(op, p, 0.5)
             p -= 0.1 * p.grad  # SGD-style step using the existing grad
+        assert p is leaf, f"{lib}: in-place update made a new object"
         assert p.is_leaf and p.requires_grad and p.grad_fn is None, lib
         assert v.grad is None, lib
         p.grad = None
-        (p * p * mod.tensor(w0)).sum().backward()
+        (p * p * mk(w0)).sum().backward()
         res.append(p)
     n, t = res
     assert_same(n, t, TOL_FWD[dtype], what="p after no_grad updates")
     assert_grads_match([(n, t)], TOL_GRAD[dtype])
 
 
-def test_inplace_on_leaf_requiring_grad_raises():
+VIEWS = {
+    "row": lambda b: b[0],
+    "slice": lambda b: b[:, 1:],
+    "view": lambda b: b.view(-1),
+    "T": lambda b: b.T,
+}
+
+
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
+@pytest.mark.parametrize("op", ["imul_scalar", "iadd_tensor"])
+@pytest.mark.parametrize("view", list(VIEWS))
+def test_inplace_on_view_of_non_leaf(view, op, device):
+    """An in-place op on a view changes its base; the base's gradient must follow (torch)."""
+    rng = np.random.default_rng(_seed("inplace_view", view, op))
+    x0 = rng.standard_normal((3, 4))
+    g0 = rng.standard_normal((3, 4))
+    res = []
     for mod in (numgrad, torch):
-        p = mod.tensor(np.ones(3), requires_grad=True)
+        mk = _factory(mod, device)
+        x = mk(x0, requires_grad=True)
+        b = x * 2.0  # non-leaf base
+        v = VIEWS[view](b)
+        z = mk(np.full(tuple(v.shape), 0.75), requires_grad=True)
+        if op == "imul_scalar":
+            v *= 3.0
+        else:
+            v += z * z
+        (b * mk(g0)).sum().backward()
+        res.append((x, z, b))
+    (nx, nz, nb), (tx, tz, tb) = res
+    assert_same(nb, tb, TOL_FWD[np.float64], what="base after in-place op on its view")
+    assert_grads_match([(nx, tx), (nz, tz)], TOL_GRAD[np.float64])
+
+
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
+@pytest.mark.parametrize("dtype", DTYPE_PARAMS)
+def test_setitem_on_non_leaf(dtype, device):
+    rng = np.random.default_rng(_seed("setitem"))
+    x0 = rng.standard_normal((3, 4)).astype(dtype)
+    z0 = rng.standard_normal(4).astype(dtype)
+    g0 = rng.standard_normal((3, 4)).astype(dtype)
+    res = []
+    for mod in (numgrad, torch):
+        mk = _factory(mod, device)
+        x, z = mk(x0, requires_grad=True), mk(z0, requires_grad=True)
+        b = x * 2.0
+        b[0] = z * z
+        b[:, 1] = 0.5
+        b[2, [0, 3]] = z[1:3]
+        out = b.tanh()
+        out.backward(mk(g0))
+        res.append((x, z, out))
+    (nx, nz, nout), (tx, tz, tout) = res
+    assert_same(nout, tout, TOL_FWD[dtype])
+    assert_grads_match([(nx, tx), (nz, tz)], TOL_GRAD[dtype])
+
+
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
+def test_inplace_on_leaf_requiring_grad_raises(device):
+    for mod in (numgrad, torch):
+        mk = _factory(mod, device)
+        p = mk(np.ones(3), requires_grad=True)
         with pytest.raises(RuntimeError):
             p += 1.0
 
@@ -428,7 +506,8 @@ def test_inplace_on_saved_tensor_raises_on_backward(device):
     """Modifying a tensor that an earlier op saved for backward is an error, as in torch."""
     x0 = np.array([0.5, -1.0, 2.0])
     for mod in (numgrad, torch):
-        x = mod.tensor(x0, requires_grad=True)
+        mk = _factory(mod, device)
+        x = mk(x0, requires_grad=True)
         y = x * 2.0
         w = y * x  # saves y
         y += 1.0
@@ -437,7 +516,8 @@ def test_inplace_on_saved_tensor_raises_on_backward(device):
     # ...but fine when nothing saved the old value
     res = []
     for mod in (numgrad, torch):
-        x = mod.tensor(x0, requires_grad=True)
+        mk = _factory(mod, device)
+        x = mk(x0, requires_grad=True)
         y = x * 2.0
         w = y + x  # add saves nothing
         y += 1.0
@@ -474,7 +554,8 @@ def test_grad_accumulates_over_uses(name, dtype, device):
     x0[np.abs(x0) < 0.1] = 0.5  # keep away from where's switch
     res = []
     for mod in (numgrad, torch):
-        x = mod.tensor(x0, requires_grad=True)
+        mk = _factory(mod, device)
+        x = mk(x0, requires_grad=True)
         res.append((x, ACCUM[name](mod, x)))
     (nx, nout), (tx, tout) = res
     assert_same(nout, tout, TOL_FWD[dtype])
@@ -490,11 +571,12 @@ def test_grad_accumulates_over_backward_calls(dtype, device):
     g1, g2, g3 = (rng.standard_normal((2, 3)).astype(dtype) for _ in range(3))
     res = []
     for mod in (numgrad, torch):
-        x = mod.tensor(x0, requires_grad=True)
-        (x * x).backward(mod.tensor(g1))  # fresh graph
+        mk = _factory(mod, device)
+        x = mk(x0, requires_grad=True)
+        (x * x).backward(mk(g1))  # fresh graph
         y = x.sigmoid() * x
-        y.backward(mod.tensor(g2), retain_graph=True)  # same graph twice
-        y.backward(mod.tensor(g3))
+        y.backward(mk(g2), retain_graph=True)  # same graph twice
+        y.backward(mk(g3))
         res.append(x)
     assert_grads_match([tuple(res)], TOL_GRAD[dtype])
 
@@ -514,46 +596,51 @@ def _arr(dtype, shape=(3,)):
 
 
 PROMOTION = {
-    "f32+f64": lambda m: m.tensor(_arr(F32)) + m.tensor(_arr(F64)),
-    "f64+f32": lambda m: m.tensor(_arr(F64)) + m.tensor(_arr(F32)),
-    "f32*f64_bcast": lambda m: m.tensor(_arr(F32, (2, 3))) * m.tensor(_arr(F64)),
-    "f32*py_float": lambda m: m.tensor(_arr(F32)) * 2.5,
-    "py_float*f32": lambda m: 2.5 * m.tensor(_arr(F32)),
-    "f32+py_int": lambda m: m.tensor(_arr(F32)) + 2,
-    "f64-py_float": lambda m: m.tensor(_arr(F64)) - 1.5,
-    "i64+py_float": lambda m: m.tensor(_arr(I64)) + 2.5,
-    "i64*py_int": lambda m: m.tensor(_arr(I64)) * 3,
-    "i64/py_int": lambda m: m.tensor(_arr(I64)) / 2,
-    "i64/i64": lambda m: m.tensor(_arr(I64)) / m.tensor(_arr(I64)),
-    "i32+i64": lambda m: m.tensor(_arr(I32)) + m.tensor(_arr(I64)),
-    "bool+py_int": lambda m: m.tensor(_arr(B)) + 1,
-    "bool+py_float": lambda m: m.tensor(_arr(B)) + 1.5,
-    "i64+f32": lambda m: m.tensor(_arr(I64)) + m.tensor(_arr(F32)),
-    "i64*f64": lambda m: m.tensor(_arr(I64)) * m.tensor(_arr(F64)),
-    "f32**py_int": lambda m: m.tensor(_arr(F32)) ** 2,
-    "py_float**i64": lambda m: 2.0 ** m.tensor(_arr(I64)),
-    "i64**py_int": lambda m: m.tensor(_arr(I64)) ** 2,
-    "f32**f64": lambda m: m.tensor(_arr(F32)) ** m.tensor(_arr(F64)),
-    "exp(i64)": lambda m: m.exp(m.tensor(_arr(I64))),
-    "sqrt(i64)": lambda m: m.sqrt(m.tensor(_arr(I64))),
-    "maximum(f32,f64)": lambda m: m.maximum(m.tensor(_arr(F32)), m.tensor(_arr(F64))),
-    "where(f32,f64)": lambda m: m.where(m.tensor(_arr(B)), m.tensor(_arr(F32)),
-                                        m.tensor(_arr(F64))),
-    "where(f32,py_float)": lambda m: m.where(m.tensor(_arr(B)), m.tensor(_arr(F32)), 0.5),
-    "cat(f32,f64)": lambda m: m.cat([m.tensor(_arr(F32)), m.tensor(_arr(F64))]),
-    "sum(i64)": lambda m: m.tensor(_arr(I64)).sum(),
-    "sum(bool)": lambda m: m.tensor(_arr(B)).sum(),
-    "mean(f32)": lambda m: m.tensor(_arr(F32)).mean(),
-    "f32@f32": lambda m: m.tensor(_arr(F32, (2, 3))) @ m.tensor(_arr(F32)),
-    "f32+f64_0d": lambda m: m.tensor(_arr(F32)) + m.tensor(_arr(F64, ())),
-    "f32_0d+f64_0d": lambda m: m.tensor(_arr(F32, ())) + m.tensor(_arr(F64, ())),
-    "i64+f64_0d": lambda m: m.tensor(_arr(I64)) + m.tensor(_arr(F64, ())),
+    "f32+f64": lambda m, t: t(_arr(F32)) + t(_arr(F64)),
+    "f64+f32": lambda m, t: t(_arr(F64)) + t(_arr(F32)),
+    "f32*f64_bcast": lambda m, t: t(_arr(F32, (2, 3))) * t(_arr(F64)),
+    "f32*py_float": lambda m, t: t(_arr(F32)) * 2.5,
+    "py_float*f32": lambda m, t: 2.5 * t(_arr(F32)),
+    "f32+py_int": lambda m, t: t(_arr(F32)) + 2,
+    "f64-py_float": lambda m, t: t(_arr(F64)) - 1.5,
+    "i64+py_float": lambda m, t: t(_arr(I64)) + 2.5,
+    "i64*py_int": lambda m, t: t(_arr(I64)) * 3,
+    "i64/py_int": lambda m, t: t(_arr(I64)) / 2,
+    "i64/i64": lambda m, t: t(_arr(I64)) / t(_arr(I64)),
+    "i64*i64_bcast": lambda m, t: t(_arr(I64, (2, 3))) * t(_arr(I64)),
+    "i64_strided+py_int": lambda m, t: t(_arr(I64, (3, 2))).T + 1,
+    "i32+i64": lambda m, t: t(_arr(I32)) + t(_arr(I64)),
+    "i32+i64_bcast": lambda m, t: t(_arr(I32, (2, 3))) + t(_arr(I64)),
+    "abs(i64_strided)": lambda m, t: m.abs(t(_arr(I64, (2, 3))).T),
+    "bool+py_int": lambda m, t: t(_arr(B)) + 1,
+    "bool+py_float": lambda m, t: t(_arr(B)) + 1.5,
+    "i64+f32": lambda m, t: t(_arr(I64)) + t(_arr(F32)),
+    "i64*f64": lambda m, t: t(_arr(I64)) * t(_arr(F64)),
+    "f32**py_int": lambda m, t: t(_arr(F32)) ** 2,
+    "py_float**i64": lambda m, t: 2.0 ** t(_arr(I64)),
+    "i64**py_int": lambda m, t: t(_arr(I64)) ** 2,
+    "f32**f64": lambda m, t: t(_arr(F32)) ** t(_arr(F64)),
+    "exp(i64)": lambda m, t: m.exp(t(_arr(I64))),
+    "sqrt(i64)": lambda m, t: m.sqrt(t(_arr(I64))),
+    "maximum(f32,f64)": lambda m, t: m.maximum(t(_arr(F32)), t(_arr(F64))),
+    "where(f32,f64)": lambda m, t: m.where(t(_arr(B)), t(_arr(F32)), t(_arr(F64))),
+    "where(f32,py_float)": lambda m, t: m.where(t(_arr(B)), t(_arr(F32)), 0.5),
+    "cat(f32,f64)": lambda m, t: m.cat([t(_arr(F32)), t(_arr(F64))]),
+    "sum(i64)": lambda m, t: t(_arr(I64)).sum(),
+    "sum(bool)": lambda m, t: t(_arr(B)).sum(),
+    "mean(f32)": lambda m, t: t(_arr(F32)).mean(),
+    "f32@f32": lambda m, t: t(_arr(F32, (2, 3))) @ t(_arr(F32)),
+    "f32+f64_0d": lambda m, t: t(_arr(F32)) + t(_arr(F64, ())),
+    "f32_0d+f64_0d": lambda m, t: t(_arr(F32, ())) + t(_arr(F64, ())),
+    "i64+f64_0d": lambda m, t: t(_arr(I64)) + t(_arr(F64, ())),
 }
 
 
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
 @pytest.mark.parametrize("name", list(PROMOTION))
-def test_promotion_dtype(name):
-    ng, th = PROMOTION[name](numgrad), PROMOTION[name](torch)
+def test_promotion_dtype(name, device):
+    ng = PROMOTION[name](numgrad, _factory(numgrad, device))
+    th = PROMOTION[name](torch, torch.tensor)
     assert_same(ng, th, TOL_FWD[np.float32], what=name)
 
 
@@ -572,14 +659,16 @@ MIXED_GRAD = {
 }
 
 
+@pytest.mark.parametrize("device", DEVICE_PARAMS)
 @pytest.mark.parametrize("name", list(MIXED_GRAD))
-def test_mixed_dtype_grad_keeps_leaf_dtype(name):
+def test_mixed_dtype_grad_keeps_leaf_dtype(name, device):
     fn, da, db = MIXED_GRAD[name]
     rng = np.random.default_rng(_seed("mixed", name))
     a0, b0 = rng.uniform(0.5, 2.0, (3, 4)).astype(da), rng.uniform(0.5, 2.0, (3, 4)).astype(db)
     res = []
     for mod in (numgrad, torch):
-        a, b = mod.tensor(a0, requires_grad=True), mod.tensor(b0, requires_grad=True)
+        mk = _factory(mod, device)
+        a, b = mk(a0, requires_grad=True), mk(b0, requires_grad=True)
         res.append((a, b, fn(mod, a, b)))
     (na, nb, nout), (ta, tb, tout) = res
     assert_same(nout, tout, TOL_FWD[np.float32], what="result")

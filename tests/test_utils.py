@@ -1,0 +1,49 @@
+"""DataLoader/TensorDataset, save/load, cuda queries."""
+
+import numpy as np
+import pytest
+
+import numgrad as ng
+from numgrad.utils.data import DataLoader, TensorDataset, random_split
+
+
+def test_dataloader_batches_cover_dataset():
+    x = ng.arange(10).float().reshape(10, 1)
+    y = ng.arange(10)
+    ds = TensorDataset(x, y)
+    assert len(ds) == 10 and ds[3][1].item() == 3
+    batches = list(DataLoader(ds, batch_size=4))
+    assert [b[0].shape[0] for b in batches] == [4, 4, 2]
+    assert np.array_equal(np.concatenate([b[1].numpy() for b in batches]), np.arange(10))
+    assert len(DataLoader(ds, batch_size=4, drop_last=True)) == 2
+    ng.manual_seed(0)
+    seen = np.concatenate([b[1].numpy() for b in DataLoader(ds, batch_size=3, shuffle=True)])
+    assert sorted(seen.tolist()) == list(range(10)) and seen.tolist() != list(range(10))
+    a, b = random_split(ds, [7, 3])
+    assert len(a) == 7 and len(b) == 3
+    collated = next(iter(DataLoader(a, batch_size=7)))
+    assert collated[0].shape == (7, 1)
+    with pytest.raises(ValueError, match="Size mismatch"):
+        TensorDataset(x, ng.arange(3))
+
+
+def test_save_load_state_dict(tmp_path):
+    net = ng.nn.Sequential(ng.nn.Linear(3, 2), ng.nn.ReLU(), ng.nn.Linear(2, 1))
+    opt = ng.optim.Adam(net.parameters())
+    net(ng.randn(4, 3)).sum().backward()
+    opt.step()
+    path = tmp_path / "ckpt.pt"
+    ng.save({"model": net.state_dict(), "opt": opt.state_dict()}, path)
+    ck = ng.load(path)
+    net2 = ng.nn.Sequential(ng.nn.Linear(3, 2), ng.nn.ReLU(), ng.nn.Linear(2, 1))
+    net2.load_state_dict(ck["model"])
+    for (k, a), (_, b) in zip(net.state_dict().items(), net2.state_dict().items()):
+        assert np.array_equal(a.numpy(), b.numpy()), k
+    p = ng.tensor([1.0, 2.0], requires_grad=True)
+    ng.save(p, path)
+    q = ng.load(path)
+    assert q.requires_grad and q.tolist() == [1.0, 2.0] and q.is_leaf
+
+
+def test_cuda_not_available():
+    assert ng.cuda.is_available() is False and ng.cuda.device_count() == 0
