@@ -159,3 +159,18 @@ def test_all_any():
     assert not (x > 0).all().item() and (x > 0).any().item()
     assert (x > 0).all(dim=1).tolist() == [False, True]
     assert ng.any(x > 2, dim=0, keepdim=True).tolist() == [[False, True]]
+
+
+@pytest.mark.parametrize("name", ["round", "floor", "ceil", "trunc", "sign"])
+def test_piecewise_constant_ops_have_zero_gradient_like_torch(name):
+    import torch
+
+    v = np.array([0.3, -1.7, 2.5])
+    x = ng.tensor(v, requires_grad=True)
+    tx = torch.tensor(v, requires_grad=True)
+    y = getattr(x, name)()
+    ty = getattr(tx, name)()
+    assert y.requires_grad == ty.requires_grad
+    (y * x).sum().backward()
+    (ty * tx).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())

@@ -469,7 +469,9 @@ register(
     Op("sqrt", ("x",), elementwise(sqrt_f), {"x": elementwise(sqrt_dx)}, saves=("out",), **_FL)
 )
 register(Op("abs", ("x",), elementwise(abs_f, ARITH), {"x": elementwise(abs_dx)}, saves=("x",)))
-register(Op("sign", ("x",), elementwise(sign_f, ARITH), {"x": None}, differentiable=False))
+# piecewise-constant ops: recorded (the output requires grad, as in torch) with a zero gradient
+zero_grad = Kernel(cpu=lambda grad: np.zeros_like(grad), args=("grad",), name="zeros_like")
+register(Op("sign", ("x",), elementwise(sign_f, ARITH), {"x": zero_grad}))
 register(
     Op("tanh", ("x",), elementwise(tanh_f), {"x": elementwise(tanh_dx)}, saves=("out",), **_FL)
 )
@@ -552,8 +554,7 @@ def trunc_f(x):
 
 
 for _name, _fn in (("round", round_f), ("floor", floor_f), ("ceil", ceil_f), ("trunc", trunc_f)):
-    # piecewise constant: zero gradient everywhere, so recorded as non-differentiable
-    register(Op(_name, ("x",), elementwise(_fn), {"x": None}, differentiable=False, **_FL))
+    register(Op(_name, ("x",), elementwise(_fn), {"x": zero_grad}, **_FL))
 
 
 # dtype conversion: the kernel is numpy's astype (a copy); the gradient casts back (the tape
