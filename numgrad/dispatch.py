@@ -219,19 +219,17 @@ def _record(op, args, arrays, attrs, out, out_arr, extras):
 def apply_variadic(op, tensors, attrs):
     """Run an op whose inputs are a list (cat, stack)."""
     arrays = []
-    first = None
     for t in tensors:
         if not isinstance(t, Tensor):
             raise TypeError(f"{op.name}: expected a sequence of tensors, got {type(t).__name__}")
         arrays.append(t._data)
     if not arrays:
         raise ValueError(f"{op.name}: expected a non-empty sequence of tensors")
-    dts = {a.dtype for a in arrays}
-    if len(dts) > 1:
-        first = tensors[0].dtype
+    if len({a.dtype for a in arrays}) > 1:
+        target = tensors[0].dtype
         for t in tensors[1:]:
-            first = D.promote(first, t.dtype)
-        arrays = [a.astype(first.np) if a.dtype != first.np else a for a in arrays]
+            target = D.promote(target, t.dtype)
+        arrays = [a.astype(target.np) if a.dtype != target.np else a for a in arrays]
     fwd = op.forward.on("cpu", op.name)
     try:
         out_arr = fwd(arrays, **attrs)
