@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from ..backends.cpu import ARITH, FLOAT, elementwise, scalar
-from ..backends.cpu_math import fast_exp
+from ..backends.cpu_math import fast_exp, fast_tanh
 from .registry import Kernel, Op, register
 
 ALL = ("bool", "int64", "float32", "float64")
@@ -360,7 +360,7 @@ def abs_dx(grad, x):
 
 @scalar
 def tanh_f(x):
-    return math.tanh(x)
+    return fast_tanh(x)
 
 
 @scalar
@@ -414,14 +414,14 @@ def gelu_dx(grad, x):
 @scalar
 def gelu_tanh_f(x):
     inner = 0.7978845608028654 * (x + 0.044715 * x * x * x)
-    return 0.5 * x * (1 + math.tanh(inner))
+    return 0.5 * x * (1 + fast_tanh(inner))
 
 
 @scalar
 def gelu_tanh_dx(grad, x):
     k = 0.7978845608028654
     inner = k * (x + 0.044715 * x * x * x)
-    t = math.tanh(inner)
+    t = fast_tanh(inner)
     left = 0.5 * x
     right = 1 + t
     left_d = 0.5 * right
