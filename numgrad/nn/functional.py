@@ -48,10 +48,10 @@ def _tensor(x, fname, what="input"):
 
 
 def _same_shape(inp, target, fname):
-    if tuple(inp.shape) != tuple(target.shape):
+    if inp._data.shape != target._data.shape:
         raise ValueError(
-            f"{fname}: target shape {tuple(target.shape)} differs from input shape "
-            f"{tuple(inp.shape)}; reshape one of them (numgrad does not broadcast losses)"
+            f"{fname}: target shape {target._data.shape} differs from input shape "
+            f"{inp._data.shape}; reshape one of them (numgrad does not broadcast losses)"
         )
 
 
@@ -59,10 +59,11 @@ def _float_target(inp, target, fname):
     _tensor(inp, fname)
     _tensor(target, fname, "target")
     _same_shape(inp, target, fname)
-    if not inp.dtype.is_floating_point:
+    xd, td = inp._data.dtype, target._data.dtype
+    if xd.kind != "f":
         raise TypeError(f"{fname}: input must be floating point, got {inp.dtype.name}")
-    if target.dtype is not inp.dtype:
-        if not target.dtype.is_floating_point:
+    if td != xd:
+        if td.kind != "f":
             target = target.to(inp.dtype)
         else:
             raise TypeError(
@@ -78,22 +79,22 @@ def _float_target(inp, target, fname):
 def linear(input, weight, bias=None):  # noqa: A002
     """``input @ weight.T + bias`` in one op (weight is ``(out_features, in_features)``)."""
     _tensor(input, "linear")
-    if weight.ndim != 2:
-        raise RuntimeError(f"linear: weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
-    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+    # checks read the arrays directly: this runs once per layer per step
+    x, w = input._data, weight._data
+    b = None if bias is None else bias._data
+    if w.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 2-D (out, in), got shape {w.shape}")
+    if x.ndim == 0 or x.shape[-1] != w.shape[1]:
         raise RuntimeError(
-            f"linear: input shape {tuple(input.shape)} cannot be multiplied with weight of shape "
-            f"{tuple(weight.shape)} (input's last dim must be in_features={weight.shape[1]})"
+            f"linear: input shape {x.shape} cannot be multiplied with weight of shape "
+            f"{w.shape} (input's last dim must be in_features={w.shape[1]})"
         )
-    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
-        raise RuntimeError(
-            f"linear: bias shape {tuple(bias.shape)} does not match out_features={weight.shape[0]}"
-        )
-    if input.dtype is not weight.dtype or (bias is not None and bias.dtype is not weight.dtype):
+    if b is not None and b.shape != (w.shape[0],):
+        raise RuntimeError(f"linear: bias shape {b.shape} does not match out_features={w.shape[0]}")
+    if x.dtype != w.dtype or (b is not None and b.dtype != w.dtype):
         raise RuntimeError(
             f"linear: expected input and parameters to have the same dtype, got input "
-            f"{input.dtype.name}, weight {weight.dtype.name}"
-            + (f", bias {bias.dtype.name}" if bias is not None else "")
+            f"{x.dtype}, weight {w.dtype}" + (f", bias {b.dtype}" if b is not None else "")
         )
     return apply(OPS["linear"], (input, weight, bias))
 
@@ -185,7 +186,7 @@ def binary_cross_entropy_with_logits(
     """Sigmoid + BCE fused and stable: finite for logits of +-100 and beyond."""
     target = _float_target(input, target, "binary_cross_entropy_with_logits")
     _check_reduction(reduction)
-    pw = 1.0 if pos_weight is None else pos_weight
+    pw = input._data.dtype.type(1.0) if pos_weight is None else pos_weight
     loss = apply(OPS["bce_logits"], (input, target, pw))
     if weight is not None:
         loss = loss * weight
