@@ -169,6 +169,28 @@ def _record(op, args, arrays, attrs, out, out_arr, extras):
         needs = (True,)
         shapes = (arrays[0].shape,)
         dtypes = (a._data.dtype,)
+    elif len(args) == 2:  # unrolled: binary elementwise ops and linear without bias dominate
+        a, b = args
+        ra, rb = rules
+        na = ra is not None and isinstance(a, Tensor) and a._rg
+        nb = rb is not None and isinstance(b, Tensor) and b._rg
+        if not (na or nb):
+            return
+        if (na and ra is _MISSING) or (nb and rb is _MISSING):
+            raise missing_rule_error(op, op.inputs[0 if na and ra is _MISSING else 1])
+        pa = (a if a._node is None else a._node) if na else None
+        pb = (b if b._node is None else b._node) if nb else None
+        parents = (pa, pb)
+        needs = (na, nb)
+        xa, xb = arrays
+        shapes = (
+            xa.shape if type(xa) is np.ndarray else (),
+            xb.shape if type(xb) is np.ndarray else (),
+        )
+        dtypes = (
+            a._data.dtype if isinstance(a, Tensor) else None,
+            b._data.dtype if isinstance(b, Tensor) else None,
+        )
     else:
         parents = []
         needs = []

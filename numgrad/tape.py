@@ -121,8 +121,7 @@ def _scope(node, grad):
         scope.update(node.saved)
     if node.attrs:
         scope.update(node.attrs)
-    for name, shape in zip(node.op.inputs, node.shapes):
-        scope[name + "_shape"] = shape
+    scope.update(zip(node.op.shape_keys, node.shapes))
     return scope
 
 
@@ -147,8 +146,8 @@ def _input_grads(node, grad, device):
         rule = op.rules[i]
         if rule is _MISSING:
             raise missing_rule_error(op, op.inputs[i])
-        g = rule.on(device, op.name)(*[scope[n] for n in rule.args])
-        yield i, parent, g, rule.fresh
+        fn = rule.cpu if device == "cpu" and rule.cpu is not None else rule.on(device, op.name)
+        yield i, parent, fn(*[scope[n] for n in rule.args]), rule.fresh
 
 
 def _fix(g, shape, dtype):
@@ -230,9 +229,10 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
                     t.grad = _wrap(t.grad._data + grad)
         device = "cpu"
         for i, parent, g, fresh in _input_grads(node, grad, device):
-            g2 = _fix(g, node.shapes[i], node.dtypes[i])
-            fresh = fresh or g2 is not g
-            g = g2
+            if type(g) is not np.ndarray or g.shape != node.shapes[i] or g.dtype != node.dtypes[i]:
+                g2 = _fix(g, node.shapes[i], node.dtypes[i])
+                fresh = fresh or g2 is not g
+                g = g2
             if type(parent) is Node:
                 if parent in pending:
                     pending[parent] = pending[parent] + g

@@ -127,6 +127,7 @@ class Op:
         self.plain_forward = forward.args == self.inputs
         self.multi_output = len(self.outputs) > 1
         self.index_of = {n: i for i, n in enumerate(self.inputs)}
+        self.shape_keys = tuple(f"{n}_shape" for n in self.inputs)
         self._save_plan = {}
         self._check()
         # per input: the backward kernel (or None = non-differentiable)
