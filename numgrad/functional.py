@@ -746,7 +746,8 @@ _BIN = {
     "mul": mul,
     "div": div,
     "pow": pow,
-    "copy": lambda x, src: add(mul(x, 0), src),
+    # copy_ replaces x's values and history with src's (x * 0 + src would turn inf into NaN)
+    "copy": lambda x, src: expand(src, *x.shape),
 }
 
 

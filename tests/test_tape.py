@@ -259,3 +259,13 @@ def test_inplace_on_view_of_leaf_refused():
     w = ng.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="view of a leaf Variable"):
         w[0:1] += 1
+
+
+def test_copy_into_graph_tensor_with_inf_values():
+    x = ng.tensor([float("inf"), 1.0])
+    h = x * 1
+    src = ng.tensor([2.0, 3.0], requires_grad=True)
+    h.copy_(src)
+    assert h.tolist() == [2.0, 3.0]
+    (h * ng.tensor([5.0, 7.0])).sum().backward()
+    assert src.grad.tolist() == [5.0, 7.0]

@@ -120,40 +120,27 @@ def _rowwise_backward(kernel):
     return backward
 
 
-register(
-    Op(
-        "log_softmax",
-        ("x",),
-        Kernel(cpu=_rowwise(log_softmax_kernel), args=("x", "dim"), name="log_softmax_kernel"),
-        {
-            "x": Kernel(
-                cpu=_rowwise_backward(log_softmax_backward_kernel),
-                args=("grad", "out", "dim"),
-                name="log_softmax_backward_kernel",
-            )
-        },
-        attrs=("dim",),
-        saves=("out",),
-        promote="float",
+for _name, _fwd, _bwd in (
+    ("log_softmax", log_softmax_kernel, log_softmax_backward_kernel),
+    ("softmax", softmax_kernel, softmax_backward_kernel),
+):
+    register(
+        Op(
+            _name,
+            ("x",),
+            Kernel(cpu=_rowwise(_fwd), args=("x", "dim"), name=f"{_name}_kernel"),
+            {
+                "x": Kernel(
+                    cpu=_rowwise_backward(_bwd),
+                    args=("grad", "out", "dim"),
+                    name=f"{_name}_backward_kernel",
+                )
+            },
+            attrs=("dim",),
+            saves=("out",),
+            promote="float",
+        )
     )
-)
-register(
-    Op(
-        "softmax",
-        ("x",),
-        Kernel(cpu=_rowwise(softmax_kernel), args=("x", "dim"), name="softmax_kernel"),
-        {
-            "x": Kernel(
-                cpu=_rowwise_backward(softmax_backward_kernel),
-                args=("grad", "out", "dim"),
-                name="softmax_backward_kernel",
-            )
-        },
-        attrs=("dim",),
-        saves=("out",),
-        promote="float",
-    )
-)
 
 # ---- negative log-likelihood ----------------------------------------------------------------
 # logp is (N, C) rows; target (N,) int64; weight (C,) (ones when the user gives none).
