@@ -143,12 +143,25 @@ def get_default_dtype():
 
 
 def get_num_threads():
+    """Threads numgrad uses: Numba's thread count, which ``set_num_threads`` keeps equal to the
+    BLAS thread count (numgrad's matrix products call scipy's BLAS; its other kernels run on one
+    thread)."""
     import numba
 
     return numba.get_num_threads()
 
 
 def set_num_threads(n):
+    """Set the threads numgrad may use, like ``torch.set_num_threads``: Numba's thread count and
+    the thread pools of the BLAS libraries numpy and scipy load (through threadpoolctl)."""
     import numba
+    from threadpoolctl import threadpool_limits
 
-    numba.set_num_threads(int(n))
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    numba.set_num_threads(n if n < numba.config.NUMBA_NUM_THREADS else numba.config.NUMBA_NUM_THREADS)
+    # scipy's BLAS is loaded lazily; import it so its pool is limited too
+    import scipy.linalg  # noqa: F401
+
+    threadpool_limits(limits=n, user_api="blas")

@@ -1,0 +1,308 @@
+"""What ``numgrad bench`` shows: the progress line, the table, the JSON file and the plot."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+
+TORCH_HINT = (
+    "torch is not installed: these are numgrad's own numbers. To compare against torch: "
+    "pip install torch==2.13.0   (or pip install -e '.[bench]')"
+)
+
+
+def fmt_time(s):
+    if s is None or not math.isfinite(s):
+        return "-"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6), ("ns", 1e-9)):
+        if s >= scale or unit == "ns":
+            v = s / scale
+            return f"{v:.3g} {unit}" if v < 100 else f"{v:.0f} {unit}"
+    return "-"
+
+
+class Progress:
+    """A bar redrawn in place on a terminal; one plain line per finished case in a log."""
+
+    def __init__(self, total, stream=None, tty=None):
+        self.total, self.done = total, 0
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self.t0 = time.perf_counter()
+
+    def _elapsed(self):
+        return f"{time.perf_counter() - self.t0:5.0f}s"
+
+    def start(self, case):
+        if self.tty:
+            width = 24
+            filled = width * self.done // max(self.total, 1)
+            bar = "#" * filled + "-" * (width - filled)
+            line = f"\r[{bar}] {self.done}/{self.total} {self._elapsed()}  {case.name}"
+            self.stream.write(f"{line:<80.80}")
+            self.stream.flush()
+
+    def finish(self, row):
+        self.done += 1
+        if not self.tty:
+            self.stream.write(f"[{self.done}/{self.total}] {self._elapsed()} {row_summary(row)}\n")
+            self.stream.flush()
+
+    def close(self):
+        if self.tty:
+            self.stream.write("\r" + " " * 80 + "\r")
+            self.stream.flush()
+
+
+def row_summary(row):
+    c = row.case
+    if row.error:
+        return f"{c.name}: FAILED - {row.error}"
+    parts = [f"{lib} {fmt_time(t.median)}" for lib, t in row.timings.items()]
+    r = row.ratio()
+    return f"{c.name}: " + ", ".join(parts) + (f", torch/numgrad {r:.2f}x" if r else "")
+
+
+def _agree_cell(row):
+    if row.error:
+        return "WRONG" if row.agree is False else "ERROR"
+    if row.agree is None:
+        return "n/a"
+    return f"yes ({row.max_err:.0e})"
+
+
+def table(rows, with_torch):
+    """The result table as a list of lines."""
+    head = ["workload", "size", "torch", "numgrad", "torch/numgrad", "agree", "first call"]
+    if not with_torch:
+        head = ["workload", "size", "numgrad", "first call"]
+    body = []
+    for row in rows:
+        c, tm = row.case, row.timings
+
+        def cell(lib):
+            t = tm.get(lib)
+            if t is None or not t.per_call:
+                return "-"
+            return f"{fmt_time(t.median)} ({100 * t.spread:.0f}%)"
+
+        def first(lib):
+            t = tm.get(lib)
+            return fmt_time(t.first_call) if t is not None else "-"
+
+        if with_torch:
+            r = row.ratio()
+            ratio = f"{r:.2f}x" if r else ("FAILED" if row.error else "-")
+            firsts = f"{first('torch')} / {first('numgrad')}"
+            body.append(
+                [
+                    c.workload,
+                    c.size,
+                    cell("torch"),
+                    cell("numgrad"),
+                    ratio,
+                    _agree_cell(row),
+                    firsts,
+                ]
+            )
+        else:
+            body.append([c.workload, c.size, cell("numgrad"), first("numgrad")])
+    widths = [max(len(str(r[i])) for r in [head] + body) for i in range(len(head))]
+    right = {2, 3, 4} if with_torch else {2}
+
+    def line(cells):
+        out = []
+        for i, (v, w) in enumerate(zip(cells, widths)):
+            out.append(f"{v:>{w}}" if i in right else f"{v:<{w}}")
+        return "  ".join(out).rstrip()
+
+    lines = [line(head), line(["-" * w for w in widths])]
+    lines += [line(r) for r in body]
+    return lines
+
+
+def header(env, n_cases):
+    th = env["threads"]
+    torch_threads = (
+        f"torch.set_num_threads({th['torch']})" if "torch" in th else "torch not installed"
+    )
+    blas = "/".join(map(str, th["numgrad_blas"])) or "?"
+    versions = (
+        f"numgrad {env['numgrad']} (numba {env['numba']}, numpy {env['numpy']}, "
+        f"scipy {env['scipy']}), torch {env['torch'] or '-'}, Python {env['python']}"
+    )
+    return [
+        f"numgrad bench - suite {env['suite']} ({n_cases} cases), device {env['device']}, "
+        f"dtype {env['dtype']}, {env['date']}",
+        f"CPU: {env['cpu']} ({env['cpu_count']} cores)"
+        + (f"; GPU: {env['gpu']}" if env["gpu"] else ""),
+        versions,
+        f"threads: {th['requested']} each - numgrad: numba {th['numgrad_numba']}, BLAS {blas} "
+        f"(threadpoolctl); {torch_threads}",
+    ]
+
+
+def footer(rows, with_torch, env):
+    lines = [
+        "times: median per call after warm-up, torch and numgrad interleaved in one process;",
+        "(x%) = interquartile range / median over the timed rounds; first call = the first call",
+        "in this process (numgrad: kernel loads from the Numba cache, or compiles; torch: its "
+        "first-call setup).",
+    ]
+    if with_torch:
+        ratios = [r.ratio() for r in rows if r.ratio()]
+        if ratios:
+            gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
+            faster = sum(x > 1 for x in ratios)
+            lines.append(
+                f"torch/numgrad > 1 means numgrad is faster: {faster} of {len(ratios)} rows; "
+                f"geometric mean {gm:.2f}x."
+            )
+        lines.append(
+            f"agree: numgrad's results (outputs and gradients, or loss and parameters after one "
+            f"step) match torch's within relative {env['tolerance']:.0e}."
+        )
+    else:
+        lines.append(TORCH_HINT)
+    failed = [r for r in rows if not r.ok]
+    for r in failed:
+        lines.append(f"FAILED {r.case.name}: {r.error}")
+    return lines
+
+
+def to_json(rows, env):
+    return {
+        "environment": env,
+        "rows": [
+            {
+                "workload": r.case.workload,
+                "group": r.case.group,
+                "size": r.case.size,
+                "x": r.case.x,
+                "x_label": r.case.x_label,
+                "what": r.case.what,
+                "ok": r.ok,
+                "agree": r.agree,
+                "max_rel_err": r.max_err,
+                "error": r.error,
+                "ratio_torch_over_numgrad": r.ratio(),
+                "timings": {lib: t.as_dict() for lib, t in r.timings.items()},
+            }
+            for r in rows
+        ],
+    }
+
+
+def write_json(path, rows, env):
+    with open(path, "w") as f:
+        json.dump(to_json(rows, env), f, indent=2, allow_nan=False, default=_json_default)
+        f.write("\n")
+
+
+def _json_default(o):
+    return str(o)
+
+
+def write_plot(path, rows, env):
+    """A PNG: torch/numgrad per row (left), time against size per workload group (right)."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    groups = []
+    for r in rows:
+        if r.case.group not in groups:
+            groups.append(r.case.group)
+    n_right = max(len(groups), 1)
+    fig = plt.figure(figsize=(14, max(6.0, 0.28 * len(rows) + 2.0)), constrained_layout=True)
+    grid = fig.add_gridspec(n_right, 2, width_ratios=(1.0, 1.15))
+    ax = fig.add_subplot(grid[:, 0])
+    labels = [r.case.name for r in rows][::-1]
+    ratios = [r.ratio() for r in rows][::-1]
+    ypos = range(len(rows))
+    if env["torch"]:
+        # bars grow from 1 on a log axis: 2x faster and 2x slower look the same size
+        widths = [x - 1.0 if x else 0.0 for x in ratios]
+        colors = ["#2a9d4b" if x and x >= 1 else "#d1495b" for x in ratios]
+        ax.barh(list(ypos), widths, left=1.0, color=colors)
+        ax.set_xscale("log")
+        ax.axvline(1.0, color="black", lw=1)
+        known = [x for x in ratios if x]
+        lo = min(known + [1.0]) / 1.6
+        hi = max(known + [1.0]) * 1.6
+        ax.set_xlim(lo, hi)
+        for y, x, r in zip(ypos, ratios, rows[::-1]):
+            text = f"{x:.2f}x" if x else ("FAILED" if r.error else "-")
+            ax.text(
+                x if x else 1.0,
+                y,
+                f" {text} ",
+                va="center",
+                fontsize=8,
+                ha="left" if not x or x >= 1 else "right",
+            )
+        ax.set_xlabel("torch time / numgrad time, log scale  (> 1: numgrad faster)")
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    else:
+        ax.text(
+            0.5, 0.5, "torch not installed:\nno ratio to show", ha="center", transform=ax.transAxes
+        )
+    ax.set_yticks(list(ypos))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    ax.set_title(
+        f"torch / numgrad ({env['device']}, {env['dtype']}, threads {env['threads']['requested']})"
+    )
+    for gi, g in enumerate(groups):
+        axg = fig.add_subplot(grid[gi, 1])
+        sub = [r for r in rows if r.case.group == g]
+        workloads = []
+        for r in sub:
+            if r.case.workload not in workloads:
+                workloads.append(r.case.workload)
+        for wi, w in enumerate(workloads):
+            color = f"C{wi}"
+            pts = [r for r in sub if r.case.workload == w]
+            for lib, style in (("numgrad", "-o"), ("torch", "--s")):
+                xy = [
+                    (r.case.x, r.timings[lib].median)
+                    for r in pts
+                    if lib in r.timings and r.timings[lib].per_call
+                ]
+                if xy:
+                    xs, ys = zip(*xy)
+                    axg.plot(
+                        xs,
+                        ys,
+                        style,
+                        color=color,
+                        ms=4,
+                        label=f"{w} {lib}",
+                        mfc="none" if lib == "torch" else color,
+                    )
+        axg.set_xscale("log")
+        axg.set_yscale("log")
+        ticks = {}
+        for r in sub:
+            ticks.setdefault(r.case.x, r.case.tick or r.case.size)
+        axg.set_xticks(sorted(ticks), [ticks[k] for k in sorted(ticks)])
+        axg.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        axg.set_title(f"{g}: time per call (solid numgrad, dashed torch)", fontsize=9)
+        axg.set_xlabel(sub[0].case.x_label if sub else "", fontsize=8)
+        axg.set_ylabel("seconds", fontsize=8)
+        axg.tick_params(labelsize=7)
+        axg.grid(True, which="major", alpha=0.3)
+        if axg.lines:
+            axg.legend(fontsize=6, ncol=2)
+    fig.suptitle(
+        f"numgrad bench - {env['cpu']} - {env['date'][:10]} - numgrad {env['numgrad']}, "
+        f"torch {env['torch'] or 'not installed'}",
+        fontsize=10,
+    )
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

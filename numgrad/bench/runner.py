@@ -1,0 +1,205 @@
+"""Runs the cases: build both sides from the same data, check they agree, then time them
+interleaved.  Also collects the facts about the machine a result needs to be read later."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import traceback
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import timing
+from .workloads import Lib
+
+# Largest relative difference (max |a - b| / max |b| per array) still counted as agreement.
+# float32: a 512-long dot product or one optimizer step of a 1024-wide MLP rounds differently in
+# the last bits on each side; 1e-4 is far above that and far below a wrong gradient.
+TOLERANCE = {"float32": 1e-4, "float64": 1e-10}
+
+
+@dataclass
+class Row:
+    case: object
+    timings: dict = field(default_factory=dict)  # lib name -> timing.Timing
+    agree: bool | None = None  # None: nothing to compare against (torch missing)
+    max_err: float | None = None
+    error: str | None = None  # an exception raised by one side, or what disagreed
+
+    @property
+    def ok(self):
+        return self.error is None and self.agree is not False
+
+    def ratio(self):
+        t, n = self.timings.get("torch"), self.timings.get("numgrad")
+        if not self.ok or t is None or n is None or not t.per_call or not n.per_call:
+            return None
+        return t.median / n.median
+
+
+def torch_available():
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def compare(got, ref, dtype):
+    """(agree, max relative error, message) for two lists of ``(label, array[, grad label])``.
+
+    The error of an array is max |a - b| / max |b|.  A parameter after an optimizer step names
+    its gradient: in float32 it is compared only where that gradient is above 1e-3 of its
+    largest value, because Adam's first step, g / (sqrt(g*g) + eps), turns float32 rounding of
+    a gradient near eps = 1e-8 into any update between -lr and lr (the gradients themselves are
+    compared in full).
+    """
+    tol = TOLERANCE[dtype]
+    if [e[0] for e in got] != [e[0] for e in ref]:
+        return False, float("inf"), "the two sides returned different results"
+    ref_by_label = {e[0]: np.asarray(e[1], dtype=np.float64) for e in ref}
+    worst = 0.0
+    for g_entry, r_entry in zip(got, ref):
+        label = r_entry[0]
+        a = np.asarray(g_entry[1], dtype=np.float64)
+        b = ref_by_label[label]
+        if a.shape != b.shape:
+            return False, float("inf"), f"{label}: shape {a.shape}, torch's {b.shape}"
+        if not np.array_equal(np.isfinite(a), np.isfinite(b)):
+            return False, float("inf"), f"{label}: inf/nan in different places"
+        keep = np.isfinite(b)
+        if len(r_entry) > 2 and dtype == "float32":
+            grad = np.abs(ref_by_label[r_entry[2]])
+            keep &= grad >= 1e-3 * grad.max()
+        if not keep.any():
+            continue
+        scale = float(np.max(np.abs(b[np.isfinite(b)])))
+        err = float(np.max(np.abs(a[keep] - b[keep]))) / (scale if scale > 0 else 1.0)
+        worst = max(worst, err)
+        if not err <= tol:
+            return False, err, f"{label}: max relative difference {err:.1e} > {tol:.0e}"
+    return True, worst, ""
+
+
+def set_threads(n, libs):
+    """Give numgrad and torch the same number of threads; returns what each side got."""
+    from threadpoolctl import threadpool_info
+
+    import numgrad
+
+    numgrad.set_num_threads(n)
+    info = {
+        "requested": n,
+        "numgrad_numba": numgrad.get_num_threads(),
+        "numgrad_blas": sorted(
+            {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+        ),
+    }
+    if "torch" in libs:
+        import torch
+
+        torch.set_num_threads(n)
+        info["torch"] = torch.get_num_threads()
+    return info
+
+
+def run_case(case, libs, dtype, budget_s, min_rounds, progress=None):
+    row = Row(case)
+    prepared, results = {}, {}
+    # build and first call: numgrad first, so its kernel loads are not hidden behind torch's
+    for name, lib in libs.items():
+        try:
+            p = case.build(lib, dtype)
+            t = timing.first_call(p.step, lib.sync)
+            results[name] = p.result()
+        except Exception as e:  # a crash is a result to show, not a reason to stop the suite
+            row.error = f"{name} raised {type(e).__name__}: {e}"
+            if os.environ.get("NUMGRAD_BENCH_DEBUG"):
+                traceback.print_exc()
+            return row
+        prepared[name] = p
+        row.timings[name] = timing.Timing(first_call=t)
+    if "torch" in results:
+        row.agree, row.max_err, msg = compare(results["numgrad"], results["torch"], dtype)
+        if not row.agree:
+            row.error = "numgrad and torch disagree: " + msg
+            return row  # a fast wrong answer is not timed
+    sides = {name: (prepared[name].step, libs[name].sync) for name in libs}
+    try:
+        times = timing.interleaved(sides, budget_s=budget_s, min_rounds=min_rounds)
+    except Exception as e:
+        row.error = f"raised {type(e).__name__} while timing: {e}"
+        return row
+    for name, (per_call, number) in times.items():
+        row.timings[name].per_call = per_call
+        row.timings[name].number = number
+    return row
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def gpu_model():
+    """The first NVIDIA GPU's name, or None (asks nvidia-smi; never initialises CUDA)."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    try:
+        out = subprocess.run(
+            [exe, "--query-gpu=name", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    names = [s.strip() for s in out.stdout.splitlines() if s.strip()]
+    return names[0] if out.returncode == 0 and names else None
+
+
+def environment(libs, threads, device, dtype, suite):
+    import numba
+    import scipy
+
+    import numgrad
+
+    env = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "suite": suite,
+        "device": device,
+        "dtype": dtype,
+        "numgrad": numgrad.__version__,
+        "numba": numba.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "torch": libs["torch"].version if "torch" in libs else None,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpu": gpu_model(),
+        "threads": threads,
+        "tolerance": TOLERANCE[dtype],
+        "command": " ".join(["numgrad"] + sys.argv[1:]) if sys.argv else "numgrad bench",
+    }
+    return env
+
+
+def make_libs(device, with_torch):
+    libs = {"numgrad": Lib("numgrad", device)}
+    if with_torch:
+        libs["torch"] = Lib("torch", device)
+    return libs
