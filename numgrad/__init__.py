@@ -160,7 +160,9 @@ def set_num_threads(n):
     n = int(n)
     if n < 1:
         raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
-    numba.set_num_threads(n if n < numba.config.NUMBA_NUM_THREADS else numba.config.NUMBA_NUM_THREADS)
+    # numba cannot go above the pool size it started with (NUMBA_NUM_THREADS)
+    cap = numba.config.NUMBA_NUM_THREADS
+    numba.set_num_threads(n if n < cap else cap)
     # scipy's BLAS is loaded lazily; import it so its pool is limited too
     import scipy.linalg  # noqa: F401
 
