@@ -69,20 +69,45 @@ def reduced_shape(shape, axes, keepdim):
     return tuple(s for i, s in enumerate(shape) if i not in axes)
 
 
+@njit(inline="always")
+def _sum_span(x, start, n):
+    # Eight float64 partial sums instead of one: a single accumulator is a chain of dependent
+    # adds (~1.3 ns an element here); eight independent ones let LLVM vectorise, measured 5.7x
+    # faster on 10^5 float64 elements (3x for float32), and round no worse.
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+    i = start
+    end8 = start + (n // 8) * 8
+    while i < end8:
+        a0 += x[i]
+        a1 += x[i + 1]
+        a2 += x[i + 2]
+        a3 += x[i + 3]
+        a4 += x[i + 4]
+        a5 += x[i + 5]
+        a6 += x[i + 6]
+        a7 += x[i + 7]
+        i += 8
+    tail = 0.0
+    while i < start + n:
+        tail += x[i]
+        i += 1
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7)) + tail
+
+
 @njit(**_JIT)
 def sum_arb_kernel(x):
     a_n, r_n, b_n = x.shape
     out = np.zeros((a_n, b_n), dtype=np.float64)
+    if b_n == 1:
+        # rows are contiguous runs of the flat array (to_arb made x C-contiguous)
+        flat = x.reshape(a_n * r_n)
+        for a in range(a_n):
+            out[a, 0] = _sum_span(flat, a * r_n, r_n)
+        return out
     for a in range(a_n):
-        if b_n == 1:
-            acc = 0.0
-            for r in range(r_n):
-                acc += x[a, r, 0]
-            out[a, 0] = acc
-        else:
-            for r in range(r_n):
-                for b in range(b_n):
-                    out[a, b] += x[a, r, b]
+        for r in range(r_n):
+            for b in range(b_n):
+                out[a, b] += x[a, r, b]
     return out
 
 
@@ -135,10 +160,7 @@ def scatter_arb_kernel(g, idx, r_n):
 
 @njit(**_JIT)
 def sum_flat_kernel(x):
-    acc = 0.0
-    for i in range(x.size):
-        acc += x[i]
-    return acc
+    return _sum_span(x, 0, x.size)
 
 
 def _sum(x, axes, keepdim, dtype=None):
