@@ -1,4 +1,4 @@
-"""Scalar math that LLVM can vectorise (this machine's Numba has no SVML): exp and tanh.
+"""Scalar math that LLVM can vectorise (this machine's Numba has no SVML): exp, tanh, max, sums.
 
 ``math.exp`` inside a Numba loop is a libm call per element: 4x slower than numpy's SIMD exp
 on 3,200 float64 values (28 us against 7 us, measured here).  :func:`fast_exp` is branch-free
@@ -6,6 +6,18 @@ on 3,200 float64 values (28 us against 7 us, measured here).  :func:`fast_exp` i
 without a float-to-int conversion), so loops that call it vectorise; with FMA contraction it
 matches numpy's speed (6.5 us) at <= 1 ulp over the whole float64 range, subnormals included.
 :func:`fast_tanh` builds on it: 5.8 us against libm's 29.7 us, <= 2 ulp (measured here).
+:func:`fast_expf` is the same algorithm in float32 (degree-7 polynomial): twice the SIMD lanes
+and no conversions, 0.30 ms against 1.09 ms for 10**6 float32 values, <= 0.94 ulp against the
+exact result (checked on every float32 input; 99.5% are correctly rounded), like torch's own
+float32 exp (Sleef, <= 1 ulp).  :func:`fast_exp_typed` picks between the two by argument type,
+for rules compiled once per dtype that should compute in their own precision, as torch does.
+
+Reductions are the other thing LLVM leaves scalar.  ``m = max(m, v)`` in a loop compiles to a
+compare and select that LLVM does not vectorise without no-NaN flags (which would make NaN
+undefined), and ``s += v`` is a chain of dependent adds unless reassociation is allowed:
+:func:`maxnum` is LLVM's ``maxnum``, whose reductions LLVM does vectorise (45 us against 540 us
+for 10**6 float32 values, measured here), and :func:`vec_sum` / :func:`vec_dot` are sums
+compiled with reassociation (68 us against 810 us).
 """
 
 from __future__ import annotations
@@ -15,10 +27,13 @@ import math
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 # loop kernels that inline fast_exp compile with these flags (contraction = FMA, no reordering)
 FAST = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
+# sums only: reassociation lets LLVM keep one partial sum per SIMD lane.  Never for code that
+# inlines fast_exp/fast_tanh: it could merge their two-part range reductions and lose precision.
+_REASSOC = {"cache": True, "error_model": "numpy", "fastmath": {"contract", "reassoc"}}
 
 
 @intrinsic
@@ -53,7 +68,7 @@ def fast_exp(x):
     """exp(x) in float64, <= 1 ulp, NaN/inf/underflow like libm."""
     xf = np.float64(x)
     xc = min(max(xf, -746.0), 710.0)  # beyond these exp is 0 or inf; keeps k in range
-    k = math.floor(xc * 1.4426950408889634 + 0.5)
+    k = np.floor(xc * 1.4426950408889634 + 0.5)  # np.floor stays float; math.floor gives int64
     # r = x - k*ln2 in two parts (Cody-Waite), |r| <= ln2/2
     r = xc - k * 0.6931471803691238 - k * 1.9082149292705877e-10
     # Taylor coefficients 1/n!, n = 13..0, by Horner
@@ -72,13 +87,69 @@ def fast_exp(x):
     p = p * r + 1.0
     p = p * r + 1.0
     # two scalings so results down to the subnormal range keep their precision
-    h = math.floor(k * 0.5)
+    h = np.floor(k * 0.5)
     res = p * _pow2(h) * _pow2(k - h)
     if xf > 709.782712893384:
         res = np.inf
     if xf != xf:
         res = xf
     return res
+
+
+@intrinsic
+def _pow2f(typingctx, k):
+    # float32 2**k for an integer-valued k in [-126, 127], like _pow2: k + 127 + 2**23 holds
+    # k + 127 in its low mantissa bits; shifted by 23 (in 32 bits) they are the exponent field
+    sig = types.float32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        t = builder.fadd(args[0], ir.Constant(ir.FloatType(), 8388735.0))
+        b = builder.shl(builder.bitcast(t, ir.IntType(32)), ir.Constant(ir.IntType(32), 23))
+        return builder.bitcast(b, ir.FloatType())
+
+    return sig, codegen
+
+
+_F32 = np.float32
+
+
+@njit(inline="always", **FAST)
+def fast_expf(x):
+    """exp(x) in float32, <= 1 ulp, NaN/inf/underflow like libm's expf."""
+    xf = _F32(x)
+    xc = min(max(xf, _F32(-104.0)), _F32(89.0))  # exp is 0 or inf beyond these
+    k = np.floor(xc * _F32(1.4426950408889634) + _F32(0.5))
+    # Cody-Waite: ln2 = 0.693145751953125 (k * it is exact) + 1.4286068e-06
+    r = xc - k * _F32(0.693145751953125) - k * _F32(1.428606765330187e-06)
+    # Taylor coefficients 1/n!, n = 7..0 (truncation < 0.05 ulp for |r| <= ln2/2)
+    p = _F32(1.9841269841269841e-04)
+    p = p * r + _F32(1.3888888888888889e-03)
+    p = p * r + _F32(8.3333333333333332e-03)
+    p = p * r + _F32(4.1666666666666664e-02)
+    p = p * r + _F32(1.6666666666666666e-01)
+    p = p * r + _F32(0.5)
+    p = p * r + _F32(1.0)
+    p = p * r + _F32(1.0)
+    h = np.floor(k * _F32(0.5))
+    res = p * _pow2f(h) * _pow2f(k - h)
+    if xf > _F32(88.72283935546875):  # exp overflows float32 here (ln(max) = 88.7228391)
+        res = _F32(np.inf)
+    if xf != xf:
+        res = xf
+    return res
+
+
+def fast_exp_typed(x):
+    """exp(x) in the precision of ``x``: :func:`fast_expf` for float32, :func:`fast_exp`
+    otherwise.  For jitted code only (the overload below); in Python it is ``math.exp``."""
+    return math.exp(x)
+
+
+@overload(fast_exp_typed, inline="always")
+def _fast_exp_typed(x):
+    if x == types.float32:
+        return lambda x: fast_expf(x)
+    return lambda x: fast_exp(x)
 
 
 @njit(inline="always", **FAST)
@@ -108,3 +179,43 @@ def fast_tanh(x):
     if xf != xf:
         res = xf
     return res
+
+
+@intrinsic
+def maxnum(typingctx, a, b):
+    """The larger of a and b, and the other one when one is NaN (IEEE maxNum, LLVM ``maxnum``):
+    LLVM vectorises ``m = maxnum(m, v)`` loops, which it leaves scalar for Python's ``max`` or a
+    compare-and-select.  Not NaN-propagating: callers that need NaN out must get it elsewhere."""
+    ty = typingctx.unify_types(a, b)
+    if not isinstance(ty, types.Float):
+        return None
+    sig = ty(a, b)
+
+    def codegen(context, builder, signature, args):
+        lt = context.get_value_type(ty)
+        name = "llvm.maxnum.f32" if ty == types.float32 else "llvm.maxnum.f64"
+        fn = builder.module.declare_intrinsic(name, (), ir.FunctionType(lt, [lt, lt]))
+        a0 = context.cast(builder, args[0], signature.args[0], ty)
+        a1 = context.cast(builder, args[1], signature.args[1], ty)
+        return builder.call(fn, [a0, a1])
+
+    return sig, codegen
+
+
+@njit(**_REASSOC)
+def vec_sum(a):
+    """Sum of a 1-D contiguous array in float64, vectorised (summation order differs from a
+    sequential loop only by rounding)."""
+    s = 0.0
+    for j in range(a.size):
+        s += a[j]
+    return s
+
+
+@njit(**_REASSOC)
+def vec_dot(a, b):
+    """sum(a * b) of two 1-D contiguous arrays in float64, vectorised like :func:`vec_sum`."""
+    s = 0.0
+    for j in range(a.size):
+        s += np.float64(a[j]) * b[j]
+    return s

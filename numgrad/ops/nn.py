@@ -13,10 +13,10 @@ import math
 import numpy as np
 from numba import njit
 
-from ..backends.cpu_math import FAST, fast_exp
+from ..backends.cpu_math import FAST, fast_exp_typed, maxnum, vec_dot, vec_sum
 from .registry import Kernel, Op, register
 
-_JIT = FAST  # the softmax loops call fast_exp (see backends/cpu_math.py)
+_JIT = FAST  # the softmax loops inline fast_exp (see backends/cpu_math.py)
 
 
 def _rows(x, dim):
@@ -25,7 +25,8 @@ def _rows(x, dim):
         x = np.moveaxis(x, dim, -1)
     shape = x.shape
     x = np.ascontiguousarray(x)
-    return x.reshape(-1, shape[-1] if shape else 1), shape
+    # explicit row count: reshape(-1, 0) is ambiguous, and (4, 0) inputs are valid
+    return x.reshape(math.prod(shape[:-1]), shape[-1] if shape else 1), shape
 
 
 def _unrows(r, shape, dim, ndim):
@@ -35,36 +36,107 @@ def _unrows(r, shape, dim, ndim):
     return out
 
 
+# ---- row kernels ----------------------------------------------------------------------------
+# LLVM vectorises a loop whose iterations are independent, but not one that carries a value from
+# one element to the next unless it may reorder it: so a row is not done in one loop (max, then
+# exp added into a running sum) but in simple loops that each vectorise, with the row in L1
+# between them: a maxnum reduction, x - max into a buffer, exp in place, a reassociated sum.
+# 1024x1000 float32 log_softmax: 8.5 ms in one loop, 0.7 ms split (measured here).  exp runs
+# in the input's precision (fast_exp_typed, as torch's does); sums accumulate in float64.
+
+# The exp loop runs over whole blocks of the row buffer, so it has no scalar remainder: up to
+# 31 scalar exps cost more than the vectorised part for 100-wide rows.  The lanes past the row
+# are computed on leftovers and never read; setting them each row cost more still (scalar
+# stores then vector loads of the same block stall store forwarding; all measured here).
+_B = 32
+# maxnum reductions are vectorised 64 elements at a time; the rest ran scalar at ~1 ns each
+_W = 64
+
+
+@njit(**_JIT)
+def _exp_buffer(x):
+    c = x.shape[1]
+    return np.zeros((c + _B - 1) // _B * _B, dtype=x.dtype)
+
+
+@njit(inline="always", **_JIT)
+def _exp_blocks(e):
+    for b in range(0, e.size, _B):
+        blk = e[b : b + _B]  # a view: with e[b + k] LLVM did not vectorise the loop
+        for k in range(_B):
+            blk[k] = fast_exp_typed(blk[k])
+
+
+@njit(inline="always", **_JIT)
+def _max(v):
+    m = v.dtype.type(-np.inf)
+    for j in range(v.size):  # from 0, so a multiple of _W leaves no remainder
+        m = maxnum(m, v[j])
+    return m
+
+
+@njit(inline="always", **_JIT)
+def _shift(xi):
+    # The row max, or 0 for an all -inf row (exp(-inf - 0) = 0, log(0) = -inf: the row is
+    # NaN, as in torch).  maxnum skips NaN, but a NaN still reaches the row's sum, and +inf
+    # gives exp(inf - inf) = NaN there: both rows come out NaN, as in torch.
+    c = xi.size
+    if c <= _W:
+        m = _max(xi)
+    else:
+        # whole multiples of _W, then the last _W again: max does not mind overlap, and no
+        # element is left for the scalar remainder
+        m = maxnum(_max(xi[: c - c % _W]), _max(xi[c - _W :]))
+    if m == -np.inf:
+        m = xi.dtype.type(0.0)
+    return m
+
+
+@njit(inline="always", **_JIT)
+def _exp_sum(xi, m, e):
+    """e[:c] = exp(xi - m); returns its sum (float64)."""
+    c = xi.size
+    for j in range(c):
+        e[j] = xi[j] - m
+    _exp_blocks(e)
+    return vec_sum(e[:c])
+
+
 @njit(**_JIT)
 def log_softmax_kernel(x):
     n, c = x.shape
     out = np.empty_like(x)
+    if c == 0:
+        return out
+    e = _exp_buffer(x)
     for i in range(n):
-        m = -np.inf
+        xi = x[i]
+        oi = out[i]
+        m = _shift(xi)
+        # (x - m) - log(sum), as torch: x - m is exact for the logits near the max, so logits
+        # of 1e4 keep their small outputs (x - (m + log(sum)) with a float32 m + log(sum) lost
+        # 5e-4 there); in the input's precision, 15% faster than float64 (measured here)
+        ls = x.dtype.type(math.log(_exp_sum(xi, m, e)))
         for j in range(c):
-            if x[i, j] > m:
-                m = x[i, j]
-        if m == -np.inf or m != m:
-            m = 0.0 if m == -np.inf else m
-        s = 0.0
-        for j in range(c):
-            s += fast_exp(x[i, j] - m)
-        lse = m + math.log(s)
-        for j in range(c):
-            out[i, j] = x[i, j] - lse
+            oi[j] = (xi[j] - m) - ls
     return out
 
 
 @njit(**_JIT)
-def log_softmax_backward_kernel(g, out):
-    n, c = g.shape
-    res = np.empty_like(g)
+def log_softmax_backward_kernel(grad, out):
+    n, c = grad.shape
+    res = np.empty_like(grad)
+    if c == 0:
+        return res
+    e = _exp_buffer(out)
+    zero = out.dtype.type(0.0)
     for i in range(n):
-        s = 0.0
+        gi = grad[i]
+        ri = res[i]
+        s = grad.dtype.type(vec_sum(gi))
+        _exp_sum(out[i], zero, e)
         for j in range(c):
-            s += g[i, j]
-        for j in range(c):
-            res[i, j] = g[i, j] - fast_exp(out[i, j]) * s
+            ri[j] = gi[j] - e[j] * s
     return res
 
 
@@ -72,34 +144,30 @@ def log_softmax_backward_kernel(g, out):
 def softmax_kernel(x):
     n, c = x.shape
     out = np.empty_like(x)
+    if c == 0:
+        return out
+    e = _exp_buffer(x)
     for i in range(n):
-        m = -np.inf
+        xi = x[i]
+        oi = out[i]
+        m = _shift(xi)
+        inv = x.dtype.type(1.0 / _exp_sum(xi, m, e))
         for j in range(c):
-            if x[i, j] > m:
-                m = x[i, j]
-        if m == -np.inf:
-            m = 0.0
-        s = 0.0
-        for j in range(c):
-            e = fast_exp(x[i, j] - m)
-            out[i, j] = e
-            s += e
-        inv = 1.0 / s
-        for j in range(c):
-            out[i, j] *= inv
+            oi[j] = e[j] * inv
     return out
 
 
 @njit(**_JIT)
-def softmax_backward_kernel(g, out):
-    n, c = g.shape
-    res = np.empty_like(g)
+def softmax_backward_kernel(grad, out):
+    n, c = grad.shape
+    res = np.empty_like(grad)
     for i in range(n):
-        s = 0.0
+        gi = grad[i]
+        oi = out[i]
+        ri = res[i]
+        s = grad.dtype.type(vec_dot(gi, oi))
         for j in range(c):
-            s += g[i, j] * out[i, j]
-        for j in range(c):
-            res[i, j] = out[i, j] * (g[i, j] - s)
+            ri[j] = oi[j] * (gi[j] - s)
     return res
 
 
@@ -143,7 +211,8 @@ for _name, _fwd, _bwd in (
     )
 
 # ---- negative log-likelihood ----------------------------------------------------------------
-# logp is (N, C) rows; target (N,) int64; weight (C,) (ones when the user gives none).
+# logp is (N, C) rows; target (N,) int64; weight (C,), or empty when the user gives none (an
+# np.ones per call cost more than the kernel for small batches, measured here).
 # mode: 0 none, 1 sum, 2 mean (divided by the total weight of the non-ignored targets).
 
 
@@ -159,7 +228,7 @@ def nll_kernel(logp, target, weight, ignore_index, mode):
             continue
         if t < 0 or t >= c:
             return losses, 0.0, 0.0, i  # bad target: report its position, read nothing
-        w = weight[t]
+        w = weight[t] if weight.size else 1.0
         losses[i] = -w * logp[i, t]
         total_w += w
         total += losses[i]
@@ -167,14 +236,25 @@ def nll_kernel(logp, target, weight, ignore_index, mode):
 
 
 @njit(**_JIT)
-def nll_backward_kernel(grad, target, weight, ignore_index, c):
+def nll_backward_kernel(grad, target, weight, ignore_index, c, mode):
+    # grad: one per row (mode 0), or the loss's gradient alone (modes 1, 2); targets were
+    # checked by the forward kernel
     n = target.shape[0]
     out = np.zeros((n, c), dtype=grad.dtype)
+    g = grad[0] if mode else grad.dtype.type(0.0)
+    if mode == 2:
+        total_w = 0.0
+        for i in range(n):
+            t = target[i]
+            if t != ignore_index:
+                total_w += weight[t] if weight.size else 1.0
+        g = grad.dtype.type(g / total_w if total_w else np.nan)
     for i in range(n):
         t = target[i]
         if t == ignore_index:
             continue
-        out[i, t] = -weight[t] * grad[i]
+        w = weight[t] if weight.size else 1.0
+        out[i, t] = -w * (grad[i] if mode == 0 else g)
     return out
 
 
@@ -195,7 +275,7 @@ def _nll_rows(logp, target):
 def nll_forward(logp, target, weight, ignore_index, reduction):
     rows, t = _nll_rows(logp, target)
     c = rows.shape[1]
-    w = np.ones(c, dtype=logp.dtype) if weight is None else weight
+    w = np.empty(0, dtype=logp.dtype) if weight is None else weight
     losses, total, total_w, bad = nll_kernel(
         rows, np.ascontiguousarray(t), w, ignore_index, _MODES[reduction]
     )
@@ -216,17 +296,9 @@ def nll_forward(logp, target, weight, ignore_index, reduction):
 def nll_backward(grad, logp_shape, target, weight, ignore_index, reduction):
     c = logp_shape[1] if len(logp_shape) > 1 else logp_shape[0]
     t = np.ascontiguousarray(target.reshape(-1))
-    w = np.ones(c, dtype=grad.dtype) if weight is None else weight.astype(grad.dtype)
-    if reduction == "none":
-        g = np.ascontiguousarray(grad, dtype=grad.dtype).reshape(-1)
-    else:
-        scale = grad
-        if reduction == "mean":
-            valid = t != ignore_index
-            total_w = float(w[t[valid]].sum()) if valid.any() else 0.0
-            scale = grad / total_w if total_w else grad * np.nan
-        g = np.full(t.shape[0], scale, dtype=grad.dtype)
-    rows = nll_backward_kernel(g, t, w, ignore_index, c)
+    w = np.empty(0, dtype=grad.dtype) if weight is None else weight.astype(grad.dtype, copy=False)
+    g = np.ascontiguousarray(grad).reshape(-1)
+    rows = nll_backward_kernel(g, t, w, ignore_index, c, _MODES[reduction])
     if len(logp_shape) == 1:
         return rows.reshape(logp_shape)
     if len(logp_shape) == 2:
