@@ -246,6 +246,7 @@ def write_plot(path, rows, env):
                 ha="left" if not x or x >= 1 else "right",
             )
         ax.set_xlabel("torch time / numgrad time, log scale  (> 1: numgrad faster)")
+        ax.set_xticks([t for t in (0.125, 0.25, 0.5, 1, 2, 4, 8, 16, 32) if lo <= t <= hi])
         ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     else:
