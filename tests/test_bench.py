@@ -127,10 +127,14 @@ def _bad_case(kind):
 
 
 @pytest.mark.parametrize("kind,label", [("wrong", "WRONG"), ("raise", "ERROR")])
-def test_failures_are_shown_and_fail_the_run(capsys, monkeypatch, kind, label):
+def test_failures_are_shown_and_fail_the_run(capsys, monkeypatch, tmp_path, kind, label):
     monkeypatch.setattr(workloads, "all_cases", lambda: [_bad_case(kind)])
-    code, out, err = run_main(capsys, ["--suite", "quick"] + FAST)
+    js = tmp_path / "bad.json"
+    code, out, err = run_main(capsys, ["--suite", "quick", "--json", str(js)] + FAST)
     assert code == 1
+    row = json.loads(js.read_text())["rows"][0]  # strict JSON: no NaN for untimed rows
+    assert row["ok"] is False and row["ratio_torch_over_numgrad"] is None
+    assert all(t["median_s"] is None for t in row["timings"].values())
     row = next(ln for ln in out.splitlines() if ln.startswith("bad"))
     assert "FAILED" in row and label in row
     assert "FAILED bad n=4:" in out

@@ -8,7 +8,6 @@ import os
 import platform
 import shutil
 import subprocess
-import sys
 import traceback
 from dataclasses import dataclass, field
 
@@ -193,7 +192,6 @@ def environment(libs, threads, device, dtype, suite):
         "gpu": gpu_model(),
         "threads": threads,
         "tolerance": TOLERANCE[dtype],
-        "command": " ".join(["numgrad"] + sys.argv[1:]) if sys.argv else "numgrad bench",
     }
     return env
 

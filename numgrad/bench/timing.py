@@ -38,13 +38,15 @@ class Timing:
         return (self.quantile(0.75) - self.quantile(0.25)) / m if m > 0 else math.nan
 
     def as_dict(self):
+        """JSON-ready: times in seconds; None where nothing was timed (a failed row)."""
+        timed = bool(self.per_call)
         return {
-            "median_s": self.median,
-            "p25_s": self.quantile(0.25),
-            "p75_s": self.quantile(0.75),
-            "min_s": min(self.per_call) if self.per_call else None,
-            "max_s": max(self.per_call) if self.per_call else None,
-            "spread": self.spread,
+            "median_s": self.median if timed else None,
+            "p25_s": self.quantile(0.25) if timed else None,
+            "p75_s": self.quantile(0.75) if timed else None,
+            "min_s": min(self.per_call) if timed else None,
+            "max_s": max(self.per_call) if timed else None,
+            "spread": self.spread if timed else None,
             "rounds": len(self.per_call),
             "calls_per_round": self.number,
             "first_call_s": self.first_call,
