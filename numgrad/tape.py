@@ -21,16 +21,20 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import threading
 
 import numpy as np
 
 from .ops.registry import _MISSING, missing_rule_error
 
 
-class _GradMode:
-    __slots__ = ("enabled",)
+class _GradMode(threading.local):
+    """Whether ops record on the tape, per thread as in torch: a thread evaluating under
+    ``no_grad`` never turns recording off for another thread that is training."""
 
     def __init__(self):
+        # threading.local runs __init__ once in every thread that touches the object, so
+        # each new thread starts with recording on, as torch's threads do
         self.enabled = True
 
 
