@@ -139,7 +139,10 @@ def apply(op, args, attrs=None, view=False):
     if type(out_arr) is not np.ndarray:
         out_arr = np.asarray(out_arr)
     out = _wrap(out_arr)
-    if view:
+    # a result is a view only when it really shares memory: numpy's reshape of a strided array
+    # copies, and marking a copy as a view would let an in-place op on it rewrite the base's
+    # history (a wrong gradient)
+    if view and np.may_share_memory(out_arr, arrays[0]):
         src = args[0]
         out._version = src._version
         if src._base is None:

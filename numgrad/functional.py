@@ -415,7 +415,17 @@ def reshape(x, *shape):
 
 
 def view(x, *shape):
-    return reshape(x, *shape)
+    """Like ``reshape`` but never copies: raises, as torch does, when the new shape cannot be
+    expressed over the tensor's existing memory (writes through a copy would be lost)."""
+    out = reshape(x, *shape)
+    if x._data.size and not np.may_share_memory(out._data, x._data):
+        raise RuntimeError(
+            f"view size is not compatible with input tensor's size and stride (shape "
+            f"{tuple(x._data.shape)}, strides {x._data.strides}, requested "
+            f"{list(_shape_arg(shape))}): at least one dimension spans across two contiguous "
+            "subspaces. Use .reshape(...) instead."
+        )
+    return out
 
 
 def flatten(x, start_dim=0, end_dim=-1):
