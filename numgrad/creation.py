@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from . import dtypes as D
 from .random import generator
-from .tensor import Tensor, _wrap, check_device
+from .tensor import Tensor, _to_array, _wrap, check_device
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
@@ -65,15 +67,10 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad=False):
-    if dtype is None:
-        dtype = (
-            D.bool_
-            if isinstance(fill_value, bool)
-            else D.int64
-            if isinstance(fill_value, int)
-            else D.DEFAULT_FLOAT
-        )
-    return _make(np.full(_size((size,)), fill_value, _dt(dtype)), dtype, device, requires_grad)
+    # the fill value converts like tensor(fill_value, dtype): torch's dtype inference (bool,
+    # int64, float32) and its overflow check (full((2,), 300, dtype=uint8) raises)
+    value = _to_array(fill_value, dtype, copy=False)
+    return _make(np.full(_size((size,)), value, value.dtype), dtype, device, requires_grad)
 
 
 def _like(t, dtype):
@@ -97,45 +94,111 @@ def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
+    """``[start, end)`` by ``step``, with torch's checks, length and values.
+
+    Float values are ``start + i * step`` computed in float64 and then rounded (as torch does;
+    numpy's float32 arange accumulates in float32); integer types compute in int64 and wrap.
+    """
     if end is None:
         start, end = 0, start
+    start, end, step = (v.item() if isinstance(v, Tensor) else v for v in (start, end, step))
     if dtype is None:
-        is_float = any(isinstance(v, float) for v in (start, end, step))
+        is_float = any(isinstance(v, (float, np.floating)) for v in (start, end, step))
         dtype = D.DEFAULT_FLOAT if is_float else D.int64
-    return _make(np.arange(start, end, step, dtype=_dt(dtype)), dtype, device, requires_grad)
+    dt = D.as_dtype(dtype)
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {start} -> {end}")
+    if dt.is_floating_point:
+        xs, xe, xst = float(start), float(end), float(step)
+    else:
+        xs, xe, xst = int(start), int(end), int(step) if math.isfinite(step) else 0
+    if not (xst > 0 or xst < 0):  # also NaN
+        # (torch raises ValueError for a float step that truncates to 0 for an integer type)
+        err = RuntimeError if step == 0 or step != step else ValueError
+        raise err(f"step must be nonzero (arange({start}, {end}, {step}) as {dt.name})")
+    if not ((xst > 0 and xe >= xs) or (xst < 0 and xe <= xs)):
+        raise RuntimeError(
+            f"upper bound and lower bound inconsistent with step sign (arange({start}, {end}, "
+            f"{step}))"
+        )
+    if dt is D.int64:
+        n = (xe - xs + xst - (1 if xst > 0 else -1)) // xst
+    else:
+        n = math.ceil((float(end) - float(start)) / float(step))
+    if dt.is_floating_point:
+        vals = xs + np.arange(n, dtype=np.float64) * xst
+    else:
+        vals = xs + np.arange(n, dtype=np.int64) * xst
+    with np.errstate(over="ignore"):
+        arr = vals.astype(dt.np)
+    return _make(arr, dtype, device, requires_grad)
 
 
 def linspace(start, end, steps, dtype=None, device=None, requires_grad=False):
+    if steps < 0:
+        raise RuntimeError(f"number of steps must be non-negative, got {steps}")
     return _make(np.linspace(start, end, steps, dtype=_dt(dtype)), dtype, device, requires_grad)
 
 
 def eye(n, m=None, dtype=None, device=None, requires_grad=False):
+    for name, v in (("n", n), ("m", m)):
+        if v is not None and v < 0:
+            raise RuntimeError(f"{name} must be greater or equal to 0, got {v}")
     return _make(np.eye(n, m, dtype=_dt(dtype)), dtype, device, requires_grad)
 
 
+def _float_only(dtype, fname):
+    dt = D.DEFAULT_FLOAT if dtype is None else D.as_dtype(dtype)
+    if not dt.is_floating_point:
+        raise NotImplementedError(
+            f"\"{fname}\" not implemented for '{D.torch_name(dt.np)}' (random floats cannot "
+            f"be stored as {dt.name}; use randint for integers)"
+        )
+    return dt.np
+
+
 def randn(*size, dtype=None, device=None, requires_grad=False):
-    arr = generator().standard_normal(_size(size)).astype(_dt(dtype))
+    npt = _float_only(dtype, "randn")
+    arr = generator().standard_normal(_size(size)).astype(npt)
     return _make(arr, dtype, device, requires_grad)
 
 
 def rand(*size, dtype=None, device=None, requires_grad=False):
-    arr = generator().random(_size(size)).astype(_dt(dtype))
+    npt = _float_only(dtype, "rand")
+    arr = generator().random(_size(size)).astype(npt)
     return _make(arr, dtype, device, requires_grad)
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):
     if high is None:
         low, high = 0, low
+    if low >= high:
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )
+    npt = _dt(dtype) if dtype else np.int64
+    if npt.kind in "iu":
+        info = np.iinfo(npt)
+        if low < info.min or high - 1 > info.max:
+            raise RuntimeError(
+                f"randint: [{low}, {high}) is out of bounds for {npt.name} "
+                f"([{info.min}, {info.max}])"
+            )
     arr = (
         generator()
         .integers(low, high, _size((size,)) if not isinstance(size, tuple) else size)
-        .astype(_dt(dtype) if dtype else np.int64)
+        .astype(npt)
     )
     return _make(arr, dtype, device, False)
 
 
 def randperm(n, dtype=None, device=None):
-    return _make(generator().permutation(n).astype(np.int64), dtype, device, False)
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"randperm(): argument 'n' must be int, not {type(n).__name__}")
+    if n < 0:
+        raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
+    npt = _dt(dtype) if dtype else np.int64
+    return _make(generator().permutation(int(n)).astype(npt), dtype, device, False)
 
 
 def randn_like(t, dtype=None):

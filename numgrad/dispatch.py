@@ -7,14 +7,20 @@ the arguments, one kernel call and, when gradients are needed, one :class:`~numg
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
 from . import dtypes as D
-from .ops.registry import _MISSING, missing_rule_error
+from .backends.cpu import DtypeError
+from .ops.registry import _MISSING, Kernel, missing_rule_error
 from .tape import GRAD_MODE, Node
 from .tensor import Tensor, _wrap
 
 _NUMBER = (int, float, bool, np.number, np.bool_)
+_F16 = np.dtype(np.float16)
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
 
 
 def _describe(args):
@@ -28,17 +34,49 @@ def _describe(args):
 
 
 def _promote(op, args, arrays):
-    """Cast inputs to one dtype following ``op.promote``; returns the (maybe new) arrays."""
+    """Cast inputs to one dtype following ``op.promote``.
+
+    Returns ``(arrays, half)``: the (maybe new) arrays, and whether the op computes in float16
+    (in float32, see :func:`_half_op`).
+    """
     policy = op.promote
     if len(args) == 2 and policy != "same":
-        # the hot case: a floating tensor with a python number keeps the tensor's dtype
+        # the hot case: a float32/float64 tensor with a python number keeps the tensor's dtype
         x, y = args
-        if type(y) in (float, int) and isinstance(x, Tensor) and arrays[0].dtype.kind == "f":
-            return [arrays[0], arrays[0].dtype.type(y)]
-        if type(x) in (float, int) and isinstance(y, Tensor) and arrays[1].dtype.kind == "f":
-            return [arrays[1].dtype.type(x), arrays[1]]
-    # torch's three tiers: tensors with dims decide, then 0-d tensors, then python numbers;
-    # a lower tier only matters when it lifts the category (bool < int < float)
+        if type(y) in (float, int) and isinstance(x, Tensor):
+            dt = arrays[0].dtype
+            if dt is _F32 or dt is _F64:
+                return [arrays[0], dt.type(y)], False
+        if type(x) in (float, int) and isinstance(y, Tensor):
+            dt = arrays[1].dtype
+            if dt is _F32 or dt is _F64:
+                return [dt.type(x), arrays[1]], False
+    target = result_type(args, policy, op.name)
+    if policy == "float" and not target.is_floating_point:
+        target = D.DEFAULT_FLOAT
+    npt = target.np
+    # python numbers convert to the result type, also float16 (as torch's add, sub and
+    # comparisons do; its mul and div keep 0.1 unrounded, a difference of 1 ulp at most,
+    # where unrounded numbers in add/sub would differ from torch's by a cancellation)
+    out = []
+    for a, arr in zip(args, arrays):
+        if isinstance(a, Tensor):
+            out.append(arr if arr.dtype == npt else arr.astype(npt))
+        elif a is None:
+            out.append(arr)
+        else:
+            # integers wrap into small int types (uint8 - 1 subtracts 255, as in torch)
+            out.append(D.scalar_as(arr, npt))
+    return out, npt == _F16
+
+
+def result_type(args, policy="arith", opname="op"):
+    """torch.result_type of tensors and python numbers (``None`` entries are skipped).
+
+    torch's three tiers: tensors with dims decide, then 0-d tensors, then python numbers; a
+    lower tier only matters when it lifts the category (bool < int < float).  ``policy="same"``
+    requires one dtype for all tensors instead.
+    """
     dim_dt = zero_dt = None
     scalars = []
     for a in args:
@@ -49,7 +87,7 @@ def _promote(op, args, arrays):
                     dim_dt = dt
                 elif dt is not dim_dt:
                     raise TypeError(
-                        f"{op.name}: expected all tensors to have the same dtype, got "
+                        f"{opname}: expected all tensors to have the same dtype, got "
                         f"{_describe(args)}"
                     )
             elif a._data.ndim:
@@ -59,7 +97,7 @@ def _promote(op, args, arrays):
         elif a is not None:
             if not isinstance(a, _NUMBER):
                 raise TypeError(
-                    f"{op.name}: unsupported operand {a!r} of type "
+                    f"{opname}: unsupported operand {a!r} of type "
                     f"{type(a).__name__}; expected a tensor or a number"
                 )
             scalars.append(a)
@@ -71,18 +109,57 @@ def _promote(op, args, arrays):
         target = dim_dt
     for s in scalars:
         target = D.promote_scalar(target, s)
-    if policy == "float" and not target.is_floating_point:
-        target = D.DEFAULT_FLOAT
-    npt = target.np
-    out = []
-    for a, arr in zip(args, arrays):
-        if isinstance(a, Tensor):
-            out.append(arr if arr.dtype == npt else arr.astype(npt))
-        elif a is None:
-            out.append(arr)
-        else:
-            out.append(npt.type(arr))
-    return out
+    return target
+
+
+def _upcast(a):
+    if type(a) is np.ndarray:
+        return a.astype(_F32) if a.dtype == _F16 else a
+    return np.float32(a) if type(a) is np.float16 else a
+
+
+def _downcast(r):
+    if isinstance(r, tuple):
+        return tuple(_downcast(v) for v in r)
+    if isinstance(r, (np.ndarray, np.floating)) and r.dtype.kind == "f":
+        with np.errstate(over="ignore"):  # beyond float16's range is inf, as in torch
+            return np.asarray(r).astype(_F16)
+    return r
+
+
+def _half_kernel(k, opname, forward):
+    fn = k.on("cpu", opname)
+    if forward:
+
+        def run(*args):
+            return _downcast(fn(*[_upcast(a) for a in args]))
+    else:
+        # a backward result stays float32: the tape casts each gradient to its input's dtype
+
+        def run(*args):
+            return fn(*[_upcast(a) for a in args])
+
+    return Kernel(cpu=run, args=k.args, name=k.name, fresh=k.fresh)
+
+
+_HALF_OPS = {}
+
+
+def _half_op(op):
+    """``op`` for float16 inputs: the same row with kernels that compute in float32 and store
+    float16 (Numba has no float16; torch's CPU kernels compute float16 in float32 too).  Built
+    once per op; the tape records it, so backward runs the float32 rules as well."""
+    h = _HALF_OPS.get(op)
+    if h is None:
+        h = copy.copy(op)
+        h.forward = _half_kernel(op.forward, op.name, True)
+        h.backward = {
+            n: k if k is None else _half_kernel(k, op.name, False) for n, k in op.backward.items()
+        }
+        h.rules = tuple(h.backward.get(n, _MISSING) for n in op.inputs)
+        h._save_plan = {}
+        _HALF_OPS[op] = h
+    return h
 
 
 def apply(op, args, attrs=None, view=False):
@@ -110,8 +187,13 @@ def apply(op, args, attrs=None, view=False):
             if a is not None:
                 mixed = True
     promote = op.promote
+    half = first_dt is _F16
     if promote is not None and (mixed or (promote == "float" and first_dt.kind != "f")):
-        arrays = _promote(op, args, arrays)
+        arrays, half = _promote(op, args, arrays)
+    elif mixed and not half:
+        half = any(type(a) is np.ndarray and a.dtype == _F16 for a in arrays)
+    if half and op.half == "float32":
+        op = _HALF_OPS.get(op) or _half_op(op)
     fwd = op.forward
     kern = fwd.cpu if fwd.cpu is not None else fwd.on("cpu", op.name)
     try:
@@ -132,6 +214,9 @@ def apply(op, args, attrs=None, view=False):
         if "not supported for the input types" in str(e):
             raise TypeError(f"{op.name}: no kernel for these dtypes: {_describe(args)}") from None
         raise
+    except DtypeError as e:
+        msg = e.message or f"\"{op.name}\" not implemented for '{D.torch_name(e.dtype)}'"
+        raise DtypeError(e.kernel, e.dtype, f"{msg} ({op.name}: {_describe(args)})") from None
     if op.multi_output:
         out_arr, extras = result[0], result[1:]
     else:
@@ -154,7 +239,15 @@ def apply(op, args, attrs=None, view=False):
     if need_any and op.differentiable and GRAD_MODE.enabled:
         _record(op, args, arrays, attrs, out, out_arr, extras)
     if extras:
-        return (out, *[_wrap(np.asarray(e)) for e in extras])
+        outs = [_wrap(np.asarray(e)) for e in extras]
+        node = out._node
+        if node is not None and node.saved:
+            # an extra output that backward reads (max's indices) is the user's tensor too:
+            # version-check it like a saved input, so an in-place change raises as in torch
+            for name, t in zip(op.outputs[1:], outs):
+                if node.saved.get(name) is t._data:
+                    node.versions.append((name, t._version, 0))
+        return (out, *outs)
     return out
 
 

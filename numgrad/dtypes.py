@@ -109,4 +109,69 @@ def promote_scalar(t: DType, x) -> DType:
     c = scalar_category(x)
     if c <= t._cat:
         return t
+    if c == 1 and x > _INT64_MAX:
+        # torch types such a python int as uint64, which it cannot promote with bool
+        raise RuntimeError(
+            f"Promotion for uint16, uint32, uint64 types is not supported, attempted to promote "
+            f"{_TORCH_NAMES[t.name]} and UInt64 (the python int {x} does not fit in int64)"
+        )
     return DEFAULT_FLOAT if c == 2 else int64
+
+
+_INT64_MAX = (1 << 63) - 1
+
+
+# torch's names in its dtype errors ('"abs_cpu" not implemented for 'Bool'')
+_TORCH_NAMES = {
+    "bool": "Bool",
+    "uint8": "Byte",
+    "int32": "Int",
+    "int64": "Long",
+    "float16": "Half",
+    "float32": "Float",
+    "float64": "Double",
+}
+
+
+def torch_name(npd) -> str:
+    """torch's short name of a numpy dtype (``'Long'``), for error messages."""
+    return _TORCH_NAMES.get(np.dtype(npd).name, str(npd))
+
+
+def wrap_int(value, npd):
+    """A python int as a numpy scalar of integer dtype ``npd``, wrapping modulo 2**bits.
+
+    torch converts a python number used with an integer tensor this way (``uint8 - 1`` subtracts
+    255, ``int32 + 2**40`` adds 0); only a number beyond 64 bits overflows.
+    """
+    v = int(value)
+    if not -(1 << 63) <= v < (1 << 64):
+        raise OverflowError(f"int too big to convert: {v} does not fit in 64 bits")
+    bits = npd.itemsize * 8
+    v &= (1 << bits) - 1
+    if npd.kind == "i" and v >> (bits - 1):
+        v -= 1 << bits
+    return npd.type(v)
+
+
+def checked_int(value, npd, what="value"):
+    """``value`` (a python int) converted to integer dtype ``npd`` with torch's overflow check.
+
+    torch (c10::overflows) accepts ``[min, max]`` and, for unsigned types, negatives down to
+    ``-max`` (which wrap: ``tensor(-1, dtype=uint8)`` is 255); anything else raises.
+    """
+    v = int(value)
+    info = np.iinfo(npd)
+    if v > info.max or v < (info.min if npd.kind == "i" else -info.max):
+        raise RuntimeError(
+            f"{what} cannot be converted to type {np.dtype(npd).name} without overflow: {v}"
+        )
+    return wrap_int(v, np.dtype(npd))
+
+
+def scalar_as(value, npd):
+    """A python number operand of an op computing in ``npd``, as a numpy scalar (torch's rules:
+    integer dtypes wrap, see :func:`wrap_int`; the rest convert as numpy does)."""
+    if npd.kind in "iu" and not isinstance(value, (float, np.floating)):
+        return wrap_int(value, npd)
+    return npd.type(value)

@@ -6,12 +6,14 @@ built from those ops, micrograd-style."""
 from __future__ import annotations
 
 import builtins
+import math
+import warnings
 from collections import namedtuple
 
 import numpy as np
 
 from . import dtypes as D
-from .dispatch import _describe, apply, apply_variadic
+from .dispatch import _describe, apply, apply_variadic, result_type
 from .ops.reduce import normalize_dims
 from .ops.registry import OPS
 from .ops.shape import _is_basic
@@ -47,10 +49,31 @@ def add(x, y, alpha=1):
     return apply(OPS["add"], (_t(x), _t(y)))
 
 
+_BOOL = np.dtype(np.bool_)
+
+
+def _is_bool(v):
+    if isinstance(v, Tensor):
+        return v._data.dtype is _BOOL
+    return v.__class__ is bool or v.__class__ is np.bool_
+
+
 def sub(x, y, alpha=1):
+    x, y = _t(x), _t(y)
+    if _is_bool(x) or _is_bool(y):
+        # torch refuses a bool operand even when the other one would promote it
+        if _is_bool(x) and _is_bool(y):
+            what, hint = "two bool tensors", "Use the `^` or `logical_xor()` operator instead."
+        else:
+            what = "a bool tensor"
+            hint = "If you are trying to invert a mask, use the `~` or `logical_not()` instead."
+        raise RuntimeError(
+            f"Subtraction, the `-` operator, with {what} is not supported. {hint} "
+            f"({_describe((x, y))})"
+        )
     if alpha != 1:
         y = mul(y, alpha)
-    return apply(OPS["sub"], (_t(x), _t(y)))
+    return apply(OPS["sub"], (x, y))
 
 
 def mul(x, y):
@@ -69,7 +92,48 @@ subtract = sub
 
 
 def pow(x, y):  # noqa: A001  (torch's name)
+    if type(y) is bool and isinstance(x, Tensor) and x._data.dtype == np.bool_:
+        # torch: a bool tensor to a python bool power stays bool (x ** False is all True)
+        return clone(x) if y else _wrap(np.ones(x._data.shape, np.bool_))
+    if type(y) is int and isinstance(x, Tensor) and x._data.dtype.kind in "biu":
+        # torch checks an integer exponent against the integer tensor's type: a negative one
+        # would need a fraction, a too-large one would wrap
+        if y < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        if x._data.dtype != np.bool_:
+            D.checked_int(y, x._data.dtype, "exponent")
     return apply(OPS["pow"], (_t(x), _t(y)))
+
+
+def _check_int_divisor(x, y, fname):
+    """Integer division by zero has no value: torch raises "ZeroDivisionError", Numba would
+    return 0 silently.  The divisor is checked as the op will see it: converted to the result
+    type (uint8 // 256 divides by 0)."""
+    if _is_bool(x) and _is_bool(y):
+        return  # bool // bool is refused by the kernel, as in torch
+    dt = result_type((x, y)).np
+    if dt.kind not in "iu":
+        return
+    if isinstance(y, Tensor):
+        zero = not y._data.astype(dt, copy=False).all()
+    else:
+        zero = D.scalar_as(y, dt) == 0
+    if zero:
+        raise RuntimeError(f"ZeroDivisionError: integer {fname} by zero ({_describe((x, y))})")
+
+
+def floor_divide(x, y):
+    """Elementwise ``floor(x / y)`` (Python's ``//``); integer inputs stay integer, as in torch."""
+    x, y = _t(x), _t(y)
+    _check_int_divisor(x, y, "floor_divide")
+    return apply(OPS["floor_divide"], (x, y))
+
+
+def remainder(x, y):
+    """Elementwise ``x - floor(x / y) * y`` (Python's ``%``: the sign of ``y``), as torch."""
+    x, y = _t(x), _t(y)
+    _check_int_divisor(x, y, "remainder")
+    return apply(OPS["remainder"], (x, y))
 
 
 def neg(x):
@@ -88,6 +152,8 @@ def minimum(x, y):
 
 
 def square(x):
+    if isinstance(x, Tensor) and x._data.dtype == np.bool_:
+        return pow(x, 2)  # torch: int64, where bool * bool would stay bool
     return mul(x, x)
 
 
@@ -123,8 +189,27 @@ exp, log, sqrt, abs, tanh, sigmoid, relu, sign = (  # noqa: A001
     _unary(n) for n in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu", "sign")
 )
 absolute = abs
+
+
+def _rounding(name):
+    op = OPS[name]
+
+    def f(x):
+        x = _need_tensor(x, name)
+        kind = x._data.dtype.kind
+        if kind in "iu":  # integers are already whole: torch returns a copy, same dtype
+            return clone(x)
+        if kind == "b":
+            raise NotImplementedError(f"\"{name}\" not implemented for 'Bool'")
+        return apply(op, (x,))
+
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``{name}`` (gradient 0); integer tensors are returned unchanged."
+    return f
+
+
 round, floor, ceil, trunc = (  # noqa: A001
-    _unary(n) for n in ("round", "floor", "ceil", "trunc")
+    _rounding(n) for n in ("round", "floor", "ceil", "trunc")
 )
 
 
@@ -132,14 +217,16 @@ def all(x, dim=None, keepdim=False):  # noqa: A001
     """True where every element (along ``dim``) is non-zero; no gradient."""
     x = _need_tensor(x, "all")
     axes = normalize_dims(dim, x.ndim)
-    return _wrap(np.all(x._data, axis=axes, keepdims=keepdim))
+    out = np.all(x._data, axis=axes, keepdims=keepdim)
+    return _wrap(out.astype(np.uint8) if x._data.dtype == np.uint8 else out)  # torch: uint8 stays
 
 
 def any(x, dim=None, keepdim=False):  # noqa: A001
     """True where some element (along ``dim``) is non-zero; no gradient."""
     x = _need_tensor(x, "any")
     axes = normalize_dims(dim, x.ndim)
-    return _wrap(np.any(x._data, axis=axes, keepdims=keepdim))
+    out = np.any(x._data, axis=axes, keepdims=keepdim)
+    return _wrap(out.astype(np.uint8) if x._data.dtype == np.uint8 else out)  # torch: uint8 stays
 
 
 def rsqrt(x):
@@ -173,12 +260,32 @@ def where(condition, x=None, y=None):
         if isinstance(v, Tensor):
             args.append(v if v.dtype is dt else _cast(v, dt))
         else:
-            args.append(dt.np.type(v))
+            args.append(D.scalar_as(v, dt.np))  # wraps into small int types, as torch
     return apply(OPS["where"], (cond, *args))
 
 
 def masked_fill(x, mask, value):
+    """``value`` where ``mask`` holds, else ``x``; the result keeps ``x``'s dtype (torch)."""
+    x = _need_tensor(x, "masked_fill")
+    if isinstance(value, Tensor):
+        if value.dtype is not x.dtype:
+            value = _cast(value, x.dtype)
+    else:
+        value = _fill_value(value, x.dtype, "masked_fill")
     return where(mask, value, x)
+
+
+def _fill_value(value, dt, fname):
+    """A python number stored into a tensor of dtype ``dt``, converted as torch does: floats
+    truncate into integer types, integers are range-checked (uint8 takes -1 as 255)."""
+    npt = dt.np
+    if npt.kind in "iu":
+        if isinstance(value, (float, np.floating)):
+            if not math.isfinite(value):
+                raise RuntimeError(f"{fname}: value {value} cannot be converted to {dt.name}")
+            value = int(value)
+        return D.checked_int(value, npt, f"{fname} value")
+    return npt.type(value)
 
 
 def clamp(x, min=None, max=None):  # noqa: A002
@@ -187,19 +294,39 @@ def clamp(x, min=None, max=None):  # noqa: A002
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
     if isinstance(min, Tensor) or isinstance(max, Tensor):
-        out = x
-        if min is not None:
-            out = maximum(out, min)
-        if max is not None:
-            out = minimum(out, max)
-        return out
-    if x.dtype.is_floating_point:
+        # one op with torch's gradients (maximum/minimum would split ties); an absent bound is
+        # the widest value of the result's type, so it never clips nor changes the promotion
+        dt = x.dtype
+        for b in (min, max):
+            if isinstance(b, Tensor):
+                dt = D.promote(dt, b.dtype)
+            elif isinstance(b, float):
+                dt = D.promote(dt, D.DEFAULT_FLOAT)
+        if dt.is_floating_point:
+            lo, hi = -np.inf, np.inf
+        elif dt.np == np.bool_:
+            lo, hi = False, True
+        else:
+            lo, hi = int(np.iinfo(dt.np).min), int(np.iinfo(dt.np).max)
+        lo = _t(min, "clamp") if min is not None else lo
+        hi = _t(max, "clamp") if max is not None else hi
+        two_sided = min is not None and max is not None
+        return apply(OPS["clamp_tensor"], (x, lo, hi), {"two_sided": two_sided})
+    # number bounds promote like operands (torch): clamp(int, 0.5) is float32, clamp(bool, 0, 1)
+    # int64; an integer bound converts with torch's overflow check (uint8 with -1 wraps to 255)
+    dt = x.dtype
+    for b in (min, max):
+        if b is not None:
+            dt = D.promote_scalar(dt, b)
+    if dt is not x.dtype:
+        x = _cast(x, dt)
+    if dt.is_floating_point:
         lo = -np.inf if min is None else float(min)
         hi = np.inf if max is None else float(max)
     else:
-        info = np.iinfo(x._data.dtype) if x._data.dtype != np.bool_ else None
-        lo = (info.min if min is None else int(min)) if info else 0
-        hi = (info.max if max is None else int(max)) if info else 1
+        info = np.iinfo(dt.np)
+        lo = info.min if min is None else D.checked_int(min, dt.np, "clamp min")
+        hi = info.max if max is None else D.checked_int(max, dt.np, "clamp max")
     return apply(OPS["clamp"], (x,), {"lo": lo, "hi": hi})
 
 
@@ -230,7 +357,10 @@ def sum(x, dim=None, keepdim=False, dtype=None):  # noqa: A001
     x = _need_tensor(x, "sum")
     if dtype is not None:
         x = x.to(dtype)
-    return apply(OPS["sum"], (x,), {"axes": normalize_dims(dim, x.ndim), "keepdim": keepdim})
+    out = apply(OPS["sum"], (x,), {"axes": normalize_dims(dim, x.ndim), "keepdim": keepdim})
+    if dtype is not None and out.dtype is not D.as_dtype(dtype):
+        out = _cast(out, D.as_dtype(dtype))  # integers sum in int64; sum(dtype=int32) wraps back
+    return out
 
 
 def mean(x, dim=None, keepdim=False, dtype=None):
@@ -303,32 +433,53 @@ def argmin(x, dim=None, keepdim=False):
     return _argmaxmin(x, dim, keepdim, -1, "argmin")
 
 
-def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    x = _need_tensor(x, "var")
+def _var_std(name, x, dim, unbiased, keepdim, correction):
+    x = _need_tensor(x, name)
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(
+            f"{name}(): std and var only support floating point dtypes, got {x.dtype.name}"
+        )
     if correction is None:
         correction = 1 if unbiased is None or unbiased else 0
     axes = normalize_dims(dim, x.ndim)
     n = 1
     for a in axes:
         n *= x.shape[a]
-    d = x - mean(x, dim=axes, keepdim=True)
-    return sum(d * d, dim=axes, keepdim=keepdim) / builtins.max(n - correction, 0)
+    if n - correction <= 0:
+        warnings.warn(
+            f"{name}(): degrees of freedom is <= 0 (reducing {n} elements with correction "
+            f"{correction}); the result is inf or NaN",
+            stacklevel=3,
+        )
+    full = dim is None or x.ndim == 0
+    attrs = {"axes": axes, "keepdim": keepdim, "correction": correction, "full": full}
+    return apply(OPS[name], (x,), attrs)
+
+
+def var(x, dim=None, unbiased=None, keepdim=False, correction=None):
+    """Variance over ``dim`` with ``correction`` (default 1, Bessel's); torch's gradient."""
+    return _var_std("var", x, dim, unbiased, keepdim, correction)
 
 
 def std(x, dim=None, unbiased=None, keepdim=False, correction=None):
-    return sqrt(var(x, dim, unbiased, keepdim, correction))
+    """Standard deviation; the gradient is 0 (not NaN) where it is 0, as in torch."""
+    return _var_std("std", x, dim, unbiased, keepdim, correction)
 
 
 def norm(x, p=2, dim=None, keepdim=False):
+    """Vector p-norm over ``dim`` (any real p, inf, -inf, 0, "fro"); torch's gradient, which is
+    0 (not NaN) for a zero vector."""
     x = _need_tensor(x, "norm")
-    if p == 2 or p == "fro":
-        return sqrt(sum(x * x, dim=dim, keepdim=keepdim))
-    if p == 1:
-        return sum(abs(x), dim=dim, keepdim=keepdim)
-    if p in (float("inf"), "inf"):
-        a = abs(x)
-        return amax(a, dim, keepdim)
-    return pow(sum(pow(abs(x), p), dim=dim, keepdim=keepdim), 1.0 / p)
+    if p == "fro":
+        p = 2
+    elif p in ("inf", "-inf"):
+        p = float(p)
+    elif isinstance(p, str) or not isinstance(p, _NUM):
+        raise NotImplementedError(f"norm: p={p!r} is not supported (vector norms only)")
+    if not x.dtype.is_floating_point:
+        raise RuntimeError(f"norm(): expected a floating point tensor as input, got {x.dtype.name}")
+    attrs = {"axes": normalize_dims(dim, x.ndim), "keepdim": keepdim, "p": float(p)}
+    return apply(OPS["norm"], (x,), attrs)
 
 
 # ---- linear algebra ---------------------------------------------------------------------------
@@ -540,10 +691,50 @@ def _index(idx):
         return idx._data
     if isinstance(idx, list):
         arr = np.asarray([i._data if isinstance(i, Tensor) else i for i in idx])
+        if arr.size == 0 and arr.dtype.kind == "f":
+            arr = arr.astype(np.int64)  # x[[]] selects nothing, as in torch (numpy: float64)
         if arr.dtype.kind not in "biu":
             raise IndexError(f"tensors used as indices must be long or bool, got values {idx!r}")
         return arr
     return idx
+
+
+def _keep_index(node, idx):
+    """Protect the index a recorded getitem/setitem reads again in backward.
+
+    Backward scatters the gradient through the index, so it must still be the forward's: the
+    user's numpy arrays are copied (torch's own from_numpy would share them), and the arrays of
+    index tensors are version-checked like saved tensors, so an in-place change raises torch's
+    "modified by an inplace operation" error.  (A change through ``.data`` is not tracked, as
+    in torch; the backward kernels re-check bounds for it.)  Runs only when the op recorded.
+    """
+    if isinstance(idx, Tensor):  # the common case: one index tensor
+        _watch_index(node, ((idx, "index tensor"),))
+        return
+    if type(idx) is np.ndarray:
+        node.attrs = {**node.attrs, "index": node.attrs["index"].copy()}
+        return
+    if not isinstance(idx, tuple):
+        return  # a list became a fresh array in _index; ints and slices hold no data
+    tensors = [i for i in idx if isinstance(i, Tensor)]
+    arrays = {id(i) for i in idx if type(i) is np.ndarray}
+    if arrays:
+        index = node.attrs["index"]  # a tuple, possibly without the ints (_split_int_advanced)
+        index = tuple(i.copy() if id(i) in arrays else i for i in index)
+        node.attrs = {**node.attrs, "index": index}
+    if tensors:
+        _watch_index(node, [(t, f"index tensor {k}") for k, t in enumerate(tensors)])
+
+
+def _watch_index(node, named):
+    # not "index": saved names enter the kernels' scope (attrs win there, but keep it clear)
+    saved = {} if node.saved is None else node.saved
+    versions = [] if node.versions is None else node.versions
+    for t, name in named:
+        saved[name] = t._data
+        versions.append((name, t._version, t._version[0]))
+    node.saved = saved
+    node.versions = versions
 
 
 def _split_int_advanced(index):
@@ -575,11 +766,17 @@ def getitem(x, idx):
     try:
         if split is not None:
             y = apply(OPS["getitem"], (x,), {"index": split[0]}, view=True)
-            return apply(OPS["getitem"], (y,), {"index": split[1]})
-        # only basic indexing returns a view; advanced indexing copies (as in torch)
-        return apply(OPS["getitem"], (x,), {"index": index}, view=_is_basic(index))
+            out = apply(OPS["getitem"], (y,), {"index": split[1]})
+        elif _is_basic(index):
+            return apply(OPS["getitem"], (x,), {"index": index}, view=True)
+        else:
+            # advanced indexing copies (as in torch): not a view
+            out = apply(OPS["getitem"], (x,), {"index": index})
     except IndexError as e:
         raise IndexError(f"{e} (indexing a tensor of shape {tuple(x.shape)})") from None
+    if out._node is not None:
+        _keep_index(out._node, idx)
+    return out
 
 
 def setitem(x, idx, value):
@@ -590,6 +787,8 @@ def setitem(x, idx, value):
         if v.dtype != x.dtype:
             v = _cast(v, x.dtype)
         result = apply(OPS["setitem"], (x, v), {"index": index})
+        if result._node is not None:
+            _keep_index(result._node, idx)
         _rebase(x, result)
         return
     arr = value._data if isinstance(value, Tensor) else value
@@ -603,11 +802,26 @@ def setitem(x, idx, value):
 def split(x, split_size_or_sections, dim=0):
     d = _norm_dim(dim, x.ndim)
     n = x.shape[d]
-    if isinstance(split_size_or_sections, int):
-        step = split_size_or_sections
-        sizes = [builtins.min(step, n - i) for i in range(0, n, step)]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        step = int(split_size_or_sections)
+        if step < 0:
+            raise RuntimeError(
+                f"split expects split_size be non-negative, but got split_size={step}"
+            )
+        if step == 0 and n:
+            raise RuntimeError(
+                f"split_size can only be 0 if dimension size is 0, but got dimension size of "
+                f"{n} (dim {d} of shape {tuple(x.shape)})"
+            )
+        # an empty dim splits into one empty piece, as in torch
+        sizes = [builtins.min(step, n - i) for i in range(0, n, step)] if n else [0]
     else:
-        sizes = list(split_size_or_sections)
+        sizes = [int(v) for v in split_size_or_sections]
+        if builtins.any(v < 0 for v in sizes):
+            raise RuntimeError(
+                f"split_with_sizes expects split_sizes have only non-negative entries, but got "
+                f"split_sizes={sizes}"
+            )
         if builtins.sum(sizes) != n:
             raise RuntimeError(
                 f"split: sizes {sizes} do not sum to {n} (dim {d} of shape {tuple(x.shape)})"
@@ -622,8 +836,12 @@ def split(x, split_size_or_sections, dim=0):
 
 
 def chunk(x, chunks, dim=0):
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
     d = _norm_dim(dim, x.ndim)
     n = x.shape[d]
+    if n == 0:  # torch: `chunks` empty pieces
+        return split(x, [0] * chunks, d)
     step = -(-n // chunks)
     return split(x, step, d)
 
@@ -684,7 +902,15 @@ def log_softmax(x, dim=-1, dtype=None):
 
 
 def logsumexp(x, dim, keepdim=False):
+    if _need_tensor(x, "logsumexp")._data.size == 0:
+        # a sum of no terms is 0, so its log is -inf (torch's result over an empty dim, where
+        # amax would raise); built on sum so backward still gives x its (empty) gradient
+        return sum(x, dim=dim, keepdim=keepdim) + float("-inf")
     m = amax(x, dim, keepdim=True).detach()
+    if not np.isfinite(m._data).all():
+        # torch shifts by 0 where the max is infinite: a row of -inf (fully masked attention)
+        # gives -inf, and one holding +inf gives +inf, where x - m would be inf - inf = NaN
+        m = Tensor(np.where(np.isinf(m._data), m._data.dtype.type(0), m._data))
     out = log(sum(exp(x - m), dim=dim, keepdim=True)) + m
     return out if keepdim else squeeze(out, dim)
 
@@ -780,6 +1006,10 @@ def _attach():
     T.__rtruediv__ = _rev(div)
     T.__pow__ = pow
     T.__rpow__ = _rev(pow)
+    T.__floordiv__ = floor_divide
+    T.__rfloordiv__ = _rev(floor_divide)
+    T.__mod__ = remainder
+    T.__rmod__ = _rev(remainder)
     T.__matmul__ = matmul
     T.__rmatmul__ = _rev(matmul)
     T.__neg__ = neg
@@ -808,6 +1038,8 @@ def _attach():
         div=div,
         true_divide=div,
         pow=pow,
+        floor_divide=floor_divide,
+        remainder=remainder,
         neg=neg,
         maximum=maximum,
         minimum=minimum,

@@ -75,40 +75,102 @@ def parse_to_args(args, dtype=None, device=None):
     return dtype, device
 
 
+_PY_DTYPES = {bool: D.bool_, int: D.int64, float: D.DEFAULT_FLOAT}
+
+
+def _infer_dtype(data):
+    """torch's dtype for python data: python bools are bool, ints int64, floats float32; numpy
+    scalars, arrays and tensors keep theirs; a sequence promotes its elements' dtypes
+    (``[1, 2.5]`` float32, ``[True, 2]`` int64).  None for an empty sequence."""
+    d = _PY_DTYPES.get(type(data))
+    if d is not None:
+        return d
+    if isinstance(data, Tensor):
+        return data.dtype
+    if isinstance(data, (np.ndarray, np.generic)):
+        return D.from_np(data.dtype)
+    if isinstance(data, (list, tuple)):
+        kinds = set(map(type, data))
+        out = None
+        if kinds <= _PY_DTYPES.keys():  # the common case, a flat list of python numbers
+            for k in kinds:
+                out = _PY_DTYPES[k] if out is None else D.promote(out, _PY_DTYPES[k])
+            return out
+        for v in data:
+            d = _infer_dtype(v)
+            if d is not None:
+                out = d if out is None else D.promote(out, d)
+        return out
+    raise TypeError(
+        f"could not convert data of type {type(data).__name__} to a tensor: expected numbers, "
+        "booleans, sequences of them, numpy arrays or tensors"
+    )
+
+
+def _checked_cast(arr, src, dt):
+    """Cast python data built as ``arr`` (dtype ``src``) to ``dt``, refusing what torch refuses:
+    a value outside an integer type's range (c10::overflows; a float must also be finite)."""
+    npt = dt.np
+    if npt.kind in "iu" and arr.size and src.np.kind in "iuf":
+        info = np.iinfo(npt)
+        if src.np.kind == "f":  # truncates toward 0; max + 1 is exact in float64, max is not
+            bad = ~((arr >= info.min) & (arr < float(info.max + 1)))  # NaN is bad too
+        else:
+            bad = (arr > info.max) | (arr < (info.min if npt.kind == "i" else -info.max))
+        if bad.any():
+            v = arr[bad].reshape(-1)[0]
+            raise RuntimeError(
+                f"value cannot be converted to type {npt.name} without overflow: "
+                f"{v.item()!r} (data of dtype {src.name})"
+            )
+    with np.errstate(over="ignore"):  # float16/float32 overflow to inf, as in torch
+        return arr.astype(npt)
+
+
 def _to_array(data, dtype=None, copy=True):
-    """Convert user data to a numpy array with torch's dtype inference."""
+    """Convert user data to a numpy array with torch's dtype inference and overflow checks."""
     if isinstance(data, Tensor):
         arr = data._data
         if dtype is not None:
             return arr.astype(D.as_dtype(dtype).np, copy=True)
         return arr.copy() if copy else arr
-    if isinstance(data, np.ndarray):
-        arr = data
-        keep = True
-    else:
+    if isinstance(data, (np.ndarray, np.generic)) or not isinstance(
+        data, (bool, int, float, list, tuple)
+    ):
+        # numpy data keeps its dtype (as torch.tensor does); other array-likes go through numpy
         try:
             arr = np.asarray(data)
         except (ValueError, TypeError) as e:
             raise TypeError(
                 f"could not convert data of type {type(data).__name__} to a tensor: {e}"
             ) from None
-        keep = isinstance(data, (np.generic,))
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(
-            f"could not convert data of type {type(data).__name__} (numpy dtype {arr.dtype}) "
-            "to a tensor: expected numbers or booleans"
-        )
-    if dtype is not None:
-        return np.array(arr, dtype=D.as_dtype(dtype).np, copy=True)
-    if not keep:
-        if arr.dtype.kind == "f":
-            arr = arr.astype(D.DEFAULT_FLOAT.np)
-        elif arr.dtype.kind in "iu":
-            arr = arr.astype(np.int64)
-    else:
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(
+                f"could not convert data of type {type(data).__name__} (numpy dtype {arr.dtype}) "
+                "to a tensor: expected numbers or booleans"
+            )
+        if dtype is not None:
+            return np.array(arr, dtype=D.as_dtype(dtype).np, copy=True)
         D.from_np(arr.dtype)
-    if copy:
-        arr = np.array(arr, copy=True)
+        return np.array(arr, copy=True) if copy else arr
+    # python numbers and sequences: torch's inference, and no silent wrap-around
+    natural = _infer_dtype(data) or D.DEFAULT_FLOAT
+    # python floats are doubles: build in float64 so a later cast rounds once, as torch does
+    build = np.float64 if natural.is_floating_point else natural.np
+    try:
+        arr = np.asarray(data, dtype=build)
+    except OverflowError:
+        raise ValueError(
+            f"Overflow when unpacking long long: python integers in the data do not fit in "
+            f"int64 (the range of numgrad's integers is [{-(2**63)}, {2**63 - 1}])"
+        ) from None
+    except (ValueError, TypeError) as e:
+        raise TypeError(
+            f"could not convert data of type {type(data).__name__} to a tensor: {e}"
+        ) from None
+    target = natural if dtype is None else D.as_dtype(dtype)
+    if arr.dtype != target.np:
+        arr = _checked_cast(arr, D.from_np(arr.dtype), target)
     return arr
 
 
@@ -353,6 +415,11 @@ class Tensor:
     def double(self):
         return self.to(D.float64)
 
+    def half(self):
+        """float16: stored in half precision, computed in float32 by every op (as torch's
+        CPU kernels do); gradients are float16 too."""
+        return self.to(D.float16)
+
     def long(self):
         return self.to(D.int64)
 
@@ -419,9 +486,29 @@ class Tensor:
         self._bump()
         return self
 
+    def _check_random_fill(self, fname):
+        if self._data.dtype.kind != "f":
+            raise NotImplementedError(
+                f"\"{fname}\" not implemented for '{D.torch_name(self._data.dtype)}' (random "
+                f"floats cannot be stored in a tensor of dtype {self.dtype.name})"
+            )
+
     def uniform_(self, a=0.0, b=1.0):
         from .random import generator
 
+        self._check_random_fill("uniform_")
+        # torch's checks: finite bounds in the tensor's range, from <= to (numpy would
+        # silently fill with inf/NaN or swap the bounds)
+        fmax = float(np.finfo(self._data.dtype).max)
+        for name, v in (("from", a), ("to", b)):
+            if not -fmax <= v <= fmax:
+                raise RuntimeError(
+                    f"{name} is out of bounds for {self.dtype.name}: {v} (uniform_({a}, {b}))"
+                )
+        if a > b:
+            raise RuntimeError(
+                f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
+            )
         self._check_inplace("uniform_")
         self._data[...] = generator().uniform(a, b, self._data.shape)
         self._bump()
@@ -430,6 +517,9 @@ class Tensor:
     def normal_(self, mean=0.0, std=1.0):
         from .random import generator
 
+        self._check_random_fill("normal_")
+        if not std >= 0.0:  # also NaN, which numpy would accept and spread
+            raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
         self._check_inplace("normal_")
         self._data[...] = generator().normal(mean, std, self._data.shape)
         self._bump()

@@ -156,6 +156,17 @@ class Function:
             )
             node.saved = {}
             node.versions = []
+            # saved inputs and the output are version-checked as a built-in op's are, so an
+            # in-place change before backward raises (as torch's ctx.saved_tensors does) instead
+            # of handing the user's kernel stale values or out-of-range indices
+            owners = {id(a._data): a for a in args if isinstance(a, Tensor)}
+            owners[id(out)] = res
+            for k, s in enumerate(ctx._saved):
+                t = owners.get(id(s))
+                if t is not None:
+                    name = f"saved tensor {k}"
+                    node.saved[name] = s
+                    node.versions.append((name, t._version, t._version[0]))
             res._node = node
             res._rg = True
         return res

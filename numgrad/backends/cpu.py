@@ -11,7 +11,8 @@ A scalar rule is written once as an ``@njit(inline="always")`` function (see ``o
 
 Numba cannot cache code built with ``exec``, so generated source is written to a file in the
 kernel cache folder and imported by name; the file name carries a hash of the scalar rule's
-source, so editing a rule never loads a stale cached kernel.  Loop kernels load from Numba's
+source, so editing a rule never loads a stale cached kernel (:mod:`.kernel_cache` keeps the
+caches usable when damaged or read-only, and thread- and fork-safe).  Loop kernels load from Numba's
 cache in milliseconds in a new process; a ufunc's wrapper is rebuilt by Numba in every process
 (about 50 ms per dtype, measured here), which is why it is only the fallback.
 """
@@ -19,12 +20,8 @@ cache in milliseconds in a new process; a ufunc's wrapper is rebuilt by Numba in
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import inspect
 import itertools
-import os
-import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -32,51 +29,39 @@ from numba import njit
 
 from ..ops.registry import Kernel
 
-# element types per family
+# before any @njit(cache=True) here or in ops/ is decorated: installs the cache guards
+from .kernel_cache import BUILD_LOCK, cache_dir, load_generated  # noqa: F401  (cache_dir: API)
+
+# element types per family.  float16 is not here: Numba has no float16, so ops on float16
+# tensors compute in float32 and store float16, as torch does on the CPU (``dispatch``).
 # integer loops come first: numpy picks the first ufunc loop the inputs cast to safely, and
-# int64 casts "safely" to float64
+# int64 casts "safely" to float64.  Small integer loops compute in int64 and store with a
+# truncating cast, which wraps as torch's uint8/int32 arithmetic does.
 FLOAT = ("float32", "float64")
-ARITH = ("int64", "float32", "float64")
+ARITH = ("uint8", "int32", "int64", "float32", "float64")  # no bool: torch refuses bool - bool
+ALL = ("bool",) + ARITH
+# the ufunc fallback compiles one signature per type in every process that first broadcasts
+# (~40 ms each), so these common ones share one module and the rest get one built on first use
+_COMMON_TYPES = ("int64", "float32", "float64")
 
 
-def cache_dir() -> Path:
-    """Folder for generated kernel modules (``NUMGRAD_CACHE_DIR`` overrides)."""
-    env = os.environ.get("NUMGRAD_CACHE_DIR")
-    if env:
-        path = Path(env)
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        path = Path(base) / "numgrad" / "kernels"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        path = Path(tempfile.gettempdir()) / "numgrad-kernels"
-        path.mkdir(parents=True, exist_ok=True)
-    return path
+class DtypeError(NotImplementedError):
+    """A kernel has no loop for this dtype (torch: ``"abs_cpu" not implemented for 'Bool'``).
+
+    ``message`` is the kernel's own explanation when it declared one (bool subtraction);
+    dispatch re-raises it naming the op and the operands.
+    """
+
+    def __init__(self, kernel, dtype, message=None):
+        self.kernel = kernel
+        self.dtype = np.dtype(dtype)
+        self.message = message
+        super().__init__(message or f'"{kernel}" not implemented for dtype {self.dtype.name}')
 
 
 def scalar(fn):
     """Decorator for scalar rules: compiled inline into every kernel that calls them."""
     return njit(inline="always", cache=True)(fn)
-
-
-def load_generated(stem, source):
-    """Import generated ``source`` as a module cached on disk under a content hash."""
-    digest = hashlib.sha1(source.encode()).hexdigest()[:12]
-    modname = f"numgrad_gen_{stem}_{digest}"
-    mod = sys.modules.get(modname)
-    if mod is not None:
-        return mod
-    path = cache_dir() / f"{modname}.py"
-    if not path.exists():
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)  # atomic: concurrent processes never read a half-written file
-    spec = importlib.util.spec_from_file_location(modname, path)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _math_hash():
@@ -177,7 +162,7 @@ def _scalar_dtype(x):
     return x.dtype if hasattr(x, "dtype") else np.asarray(x).dtype
 
 
-def build_cpu(fn, types=FLOAT, out=None, arg_types=None):
+def build_cpu(fn, types=FLOAT, out=None, arg_types=None, refuse=None):
     """Generate, cache and import the CPU kernel of scalar rule ``fn``; returns its ``call``."""
     py = fn.py_func
     name = py.__name__
@@ -188,39 +173,65 @@ def build_cpu(fn, types=FLOAT, out=None, arg_types=None):
         dtype_arg = next(i for i, a in enumerate(arg_types) if a is None)
     source = _header(py) + _loop_source(nargs) + _dispatch_source(nargs, dtype_arg)
     mod = load_generated(name, source)
-    sigs = _signatures(nargs, types, out, arg_types)
-    state = {}
+    ok = frozenset(np.dtype(t) for t in types)
+    groups = {
+        "_ufunc": [t for t in types if t in _COMMON_TYPES],
+        "_ufunc_small": [t for t in types if t not in _COMMON_TYPES],
+    }
+    state = {}  # dtype -> ufunc, and group -> ufunc
+
+    def ufunc_for(dt):
+        # a dtype without a loop raises: numpy would silently run a wider loop instead
+        # (bool or int32 arithmetic returned as int64, float16 as float32)
+        if dt not in ok:
+            raise DtypeError(name, dt, (refuse or {}).get(dt.name))
+        group = "_ufunc" if dt.name in _COMMON_TYPES else "_ufunc_small"
+        uf = state.get(group)
+        if uf is None:
+            sigs = _signatures(nargs, groups[group], out, arg_types)
+            src = _header(py) + _ufunc_source(name, params, sigs)
+            uf = getattr(load_generated(name + group, src), f"{name}_ufunc").ufunc
+            state[group] = uf
+        state[dt] = uf
+        return uf
 
     def fallback(*args):
         # broadcasting, strided views, 0-d operands: the ufunc built from the same rule, in
         # its own module because @vectorize with signatures compiles when it is imported
-        uf = state.get("ufunc")
+        a = args[dtype_arg]
+        try:
+            dt = a.dtype
+        except AttributeError:  # a python number
+            dt = np.asarray(a).dtype
+        uf = state.get(dt)
         if uf is None:
-            src = _header(py) + _ufunc_source(name, params, sigs)
-            uf = getattr(load_generated(name + "_ufunc", src), f"{name}_ufunc").ufunc
-            state["ufunc"] = uf
+            uf = ufunc_for(dt)
         return uf(*args)
 
     mod._nd = np.ndarray
     mod._empty = np.empty
-    mod._OK = frozenset(np.dtype(t) for t in types)
+    mod._OK = ok
     mod._OUT = None if out is None else np.dtype(out)
     mod._dt = _scalar_dtype
     mod._fallback = fallback
     return mod.call
 
 
-def elementwise(fn, types=FLOAT, out=None, arg_types=None):
+def elementwise(fn, types=FLOAT, out=None, arg_types=None, refuse=None):
     """A Kernel whose CPU slot is built lazily (on first call) from scalar rule ``fn``.
 
     ``types`` lists the element types supported; ``out`` fixes the result type (``"bool"``);
-    ``arg_types`` fixes some argument types (``None`` entries follow ``types``).
+    ``arg_types`` fixes some argument types (``None`` entries follow ``types``); ``refuse``
+    maps an unsupported type name to the error message to raise (torch's own wording).
     """
     py = fn.py_func
 
     def builder(device):
         if device == "cpu":
-            return build_cpu(fn, types, out, arg_types)
+            # one build at a time: build_cpu sets the module's globals after importing it,
+            # and a thread handed ``call`` before that fails on a missing name
+            with BUILD_LOCK:
+                return build_cpu(fn, types, out, arg_types, refuse)
         return None  # CUDA kernels are not built yet; Kernel.on raises naming the op
 
     k = Kernel(args=tuple(inspect.signature(py).parameters), name=py.__name__, builder=builder)

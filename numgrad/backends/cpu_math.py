@@ -18,6 +18,9 @@ undefined), and ``s += v`` is a chain of dependent adds unless reassociation is 
 :func:`maxnum` is LLVM's ``maxnum``, whose reductions LLVM does vectorise (45 us against 540 us
 for 10**6 float32 values, measured here), and :func:`vec_sum` / :func:`vec_dot` are sums
 compiled with reassociation (68 us against 810 us).
+
+:func:`zero_of` and :func:`one_of` are constants in an argument's own type, for branch-free
+selects that must give an exact 0 (masked-out gradients: ``inf * 0`` is NaN).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
+from numba.np.numpy_support import as_dtype
 
 # loop kernels that inline fast_exp compile with these flags (contraction = FMA, no reordering)
 FAST = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
@@ -150,6 +154,66 @@ def _fast_exp_typed(x):
     if x == types.float32:
         return lambda x: fast_expf(x)
     return lambda x: fast_exp(x)
+
+
+def zero_of(x):
+    """0 in the type of ``x``.  For jitted rules (the overload below): a select such as
+    ``grad if keep else zero_of(grad)`` gives an exact 0 where ``grad * 0`` would turn an inf
+    or NaN into NaN, and a literal ``0.0`` would widen float32 (and int64) to float64."""
+    return x * 0
+
+
+def one_of(x):
+    """1 in the type of ``x`` (see :func:`zero_of`)."""
+    return x * 0 + 1
+
+
+@overload(zero_of, inline="always")
+def _zero_of(x):
+    zero = as_dtype(x).type(0)
+    return lambda x: zero
+
+
+@overload(one_of, inline="always")
+def _one_of(x):
+    one = as_dtype(x).type(1)
+    return lambda x: one
+
+
+def power(x, y):
+    """``x ** y`` with torch's integer rule: an integer base to a negative integer power is
+    1 for 1, +-1 for -1 and 0 otherwise (Numba's integer power gives garbage for 0 ** -1).
+    Integer powers are computed in int64 and wrap, as torch's do."""
+    if y < 0 and not isinstance(x, float) and not isinstance(y, float):
+        return 1 if x == 1 else ((-1 if y % 2 else 1) if x == -1 else 0)
+    return x**y
+
+
+@overload(power, inline="always")
+def _power(x, y):
+    if isinstance(x, (types.Integer, types.Boolean)) and isinstance(
+        y, (types.Integer, types.Boolean)
+    ):
+
+        def int_power(x, y):
+            base = np.int64(x)
+            e = np.int64(y)
+            if e < 0:
+                if base == 1:
+                    return np.int64(1)
+                if base == -1:
+                    return np.int64(-1) if e & 1 else np.int64(1)
+                return np.int64(0)
+            r = np.int64(1)
+            while e:
+                if e & 1:
+                    r *= base
+                base *= base
+                e >>= 1
+            return r
+
+        return int_power
+    return lambda x, y: x**y
 
 
 @njit(inline="always", **FAST)

@@ -116,7 +116,7 @@ def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002
 
 
 def silu(input):  # noqa: A002
-    return input * F.sigmoid(input)
+    return apply(OPS["silu"], (input,))
 
 
 def dropout(input, p=0.5, training=True, inplace=False):  # noqa: A002

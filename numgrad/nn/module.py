@@ -213,6 +213,10 @@ class Module:
     def double(self):
         return self.to(D.float64)
 
+    def half(self):
+        """float16 parameters (every op computes them in float32, as torch does on the CPU)."""
+        return self.to(D.float16)
+
     def cpu(self):
         return self
 

@@ -11,11 +11,19 @@ import math
 
 import numpy as np
 
-from ..backends.cpu import ARITH, FLOAT, elementwise, scalar
-from ..backends.cpu_math import fast_exp, fast_exp_typed, fast_tanh
+from ..backends.cpu import ALL, ARITH, FLOAT, elementwise, scalar
+from ..backends.cpu_math import fast_exp, fast_exp_typed, fast_tanh, one_of, power, zero_of
 from .registry import Kernel, Op, register
 
-ALL = ("bool", "int64", "float32", "float64")
+# torch's own words for the bool ops it refuses (a mask is inverted with ~, not -)
+_SUB_BOOL = (
+    "Subtraction, the `-` operator, with two bool tensors is not supported. Use the `^` or "
+    "`logical_xor()` operator instead."
+)
+_NEG_BOOL = (
+    "Negation, the `-` operator, on a bool tensor is not supported. If you are trying to invert "
+    "a mask, use the `~` or `logical_not()` operator instead."
+)
 
 
 def _identity(grad):
@@ -79,14 +87,14 @@ def div_dy(grad, x, y):
 
 @scalar
 def pow_f(x, y):
-    return x**y
+    return power(x, y)  # x ** y; integer bases to negative powers as torch (0, 1 or -1)
 
 
 @scalar
 def pow_dx(grad, x, y):
-    # torch: grad * y * x^(y-1), and exactly 0 where the exponent is 0
+    # torch: grad * y * x^(y-1), and exactly 0 where the exponent is 0 (even for an inf grad)
     if y == 0:
-        return 0.0 * grad
+        return zero_of(grad)
     return grad * y * x ** (y - 1)
 
 
@@ -107,23 +115,20 @@ def maximum_f(x, y):
     return x if x >= y else y
 
 
+# torch's rules: ties split the gradient evenly; the smaller side gets an exact 0 (a select, so
+# an inf grad gives 0, not NaN); a NaN on either side passes the whole gradient to both
+
+
 @scalar
 def maximum_dx(grad, x, y):
-    # ties split the gradient evenly, as torch does
-    if x > y:
-        return grad
-    if x == y:
-        return grad * 0.5
-    return grad * 0.0
+    g = grad * 0.5 if x == y else grad
+    return zero_of(grad) if x < y else g
 
 
 @scalar
 def maximum_dy(grad, x, y):
-    if y > x:
-        return grad
-    if x == y:
-        return grad * 0.5
-    return grad * 0.0
+    g = grad * 0.5 if x == y else grad
+    return zero_of(grad) if y < x else g
 
 
 @scalar
@@ -137,32 +142,39 @@ def minimum_f(x, y):
 
 @scalar
 def minimum_dx(grad, x, y):
-    if x < y:
-        return grad
-    if x == y:
-        return grad * 0.5
-    return grad * 0.0
+    g = grad * 0.5 if x == y else grad
+    return zero_of(grad) if x > y else g
 
 
 @scalar
 def minimum_dy(grad, x, y):
-    if y < x:
-        return grad
-    if x == y:
-        return grad * 0.5
-    return grad * 0.0
+    g = grad * 0.5 if x == y else grad
+    return zero_of(grad) if y > x else g
 
 
-register(Op("add", ("x", "y"), elementwise(add_f, ARITH), {"x": identity, "y": identity}))
+# bool + bool is logical or and bool * bool logical and: a nonzero int stores as True
+register(Op("add", ("x", "y"), elementwise(add_f, ALL), {"x": identity, "y": identity}))
 register(
-    Op("sub", ("x", "y"), elementwise(sub_f, ARITH), {"x": identity, "y": elementwise(neg_grad)})
+    Op(
+        "sub",
+        ("x", "y"),
+        elementwise(sub_f, ARITH, refuse={"bool": _SUB_BOOL}),
+        {"x": identity, "y": elementwise(neg_grad)},
+    )
 )
-register(Op("neg", ("x",), elementwise(neg_f, ARITH), {"x": elementwise(neg_grad)}))
+register(
+    Op(
+        "neg",
+        ("x",),
+        elementwise(neg_f, ARITH, refuse={"bool": _NEG_BOOL}),
+        {"x": elementwise(neg_grad)},
+    )
+)
 register(
     Op(
         "mul",
         ("x", "y"),
-        elementwise(mul_f, ARITH),
+        elementwise(mul_f, ALL),
         {"x": elementwise(mul_dx), "y": elementwise(mul_dy)},
         saves=("x", "y"),
     )
@@ -190,7 +202,7 @@ register(
     Op(
         "maximum",
         ("x", "y"),
-        elementwise(maximum_f, ARITH),
+        elementwise(maximum_f, ALL),
         {"x": elementwise(maximum_dx), "y": elementwise(maximum_dy)},
         saves=("x", "y"),
     )
@@ -199,8 +211,52 @@ register(
     Op(
         "minimum",
         ("x", "y"),
-        elementwise(minimum_f, ARITH),
+        elementwise(minimum_f, ALL),
         {"x": elementwise(minimum_dx), "y": elementwise(minimum_dy)},
+        saves=("x", "y"),
+    )
+)
+
+
+@scalar
+def floor_divide_f(x, y):
+    # Python's floor division, which torch's follows (for floats CPython's algorithm; a zero
+    # divisor gives inf or NaN there, while integer division by zero is refused before this)
+    return x // y
+
+
+@scalar
+def remainder_f(x, y):
+    return x % y  # the sign of the divisor, as torch.remainder and Python's %
+
+
+@scalar
+def remainder_dy(grad, x, y):
+    return -grad * (x // y)
+
+
+def _floor_divide_backward(grad):
+    raise NotImplementedError("the derivative for 'floor_divide' is not implemented.")
+
+
+# torch records floor_divide (the output requires grad) but its derivative raises in backward
+register(
+    Op(
+        "floor_divide",
+        ("x", "y"),
+        elementwise(floor_divide_f, ARITH),
+        {
+            "x": Kernel(cpu=_floor_divide_backward, args=("grad",)),
+            "y": Kernel(cpu=_floor_divide_backward, args=("grad",)),
+        },
+    )
+)
+register(
+    Op(
+        "remainder",
+        ("x", "y"),
+        elementwise(remainder_f, ARITH),
+        {"x": identity, "y": elementwise(remainder_dy)},
         saves=("x", "y"),
     )
 )
@@ -281,21 +337,22 @@ def where_f(cond, x, y):
     return x if cond else y
 
 
+# the unselected side gets an exact 0, as in torch (grad * 0 would make an inf grad NaN)
 @scalar
 def where_dx(grad, cond):
-    return grad if cond else grad * 0.0
+    return grad if cond else zero_of(grad)
 
 
 @scalar
 def where_dy(grad, cond):
-    return grad * 0.0 if cond else grad
+    return zero_of(grad) if cond else grad
 
 
 register(
     Op(
         "where",
         ("cond", "x", "y"),
-        elementwise(where_f, ARITH, arg_types=("bool", None, None)),
+        elementwise(where_f, ALL, arg_types=("bool", None, None)),
         {
             "cond": None,
             "x": elementwise(where_dx, FLOAT, arg_types=(None, "bool")),
@@ -342,16 +399,14 @@ def sqrt_dx(grad, out):
 
 @scalar
 def abs_f(x):
-    return -x if x < 0 else x
+    return abs(x)  # abs(-0.0) is +0.0, as in torch (1 / abs(x) is +inf)
 
 
 @scalar
 def sign_f(x):
-    if x > 0:
-        return 1
-    if x < 0:
-        return -1
-    return x * 0  # keeps 0 and NaN
+    # torch: (0 < x) - (x < 0), so 0 for NaN (and for -0.0); in x's type, branch-free
+    one = one_of(x)
+    return one if x > 0 else (-one if x < 0 else zero_of(x))
 
 
 @scalar
@@ -386,12 +441,27 @@ def sigmoid_dx(grad, out):
 
 @scalar
 def relu_f(x):
-    return x * 0 if x <= 0 else x  # x * 0 keeps -0.0 out and NaN in
+    # torch: 0 below 0 (relu(-inf) is 0: x * 0 would be NaN); -0.0 and NaN pass through
+    return zero_of(x) if x < 0 else x
 
 
 @scalar
 def relu_dx(grad, out):
-    return grad if out > 0 else grad * 0
+    # torch's threshold_backward: an exact 0 where out <= 0, even for an inf grad; NaN passes
+    return zero_of(grad) if out <= 0 else grad
+
+
+@scalar
+def silu_f(x):
+    return x * sigmoid_f(x)
+
+
+@scalar
+def silu_dx(grad, x):
+    # torch's silu_backward, one product: the composite x * sigmoid(x) summed two terms, which
+    # turned an inf grad into inf - inf = NaN where torch gives inf
+    s = sigmoid_f(x)
+    return grad * (s * (1 + x * (1 - s)))
 
 
 @scalar
@@ -464,7 +534,29 @@ def clamp_f(x, lo, hi):
 
 @scalar
 def clamp_dx(grad, x, lo, hi):
-    return grad if (x >= lo and x <= hi) else grad * 0
+    # torch: an exact 0 outside [lo, hi] and at NaN, even for an inf grad
+    return grad if (x >= lo) & (x <= hi) else zero_of(grad)
+
+
+# clamp with tensor bounds: torch's rules, not maximum/minimum's (which split ties): x keeps the
+# gradient inside [lo, hi], ties included; a bound gets it where it clips x.  With both bounds
+# an empty range (lo > hi) clamps to hi, so lo gets nothing there (``two_sided``: with lo alone,
+# an absent hi is +inf and lo = +inf still clips).
+
+
+@scalar
+def clamp_tensor_f(x, lo, hi):
+    return minimum_f(maximum_f(x, lo), hi)
+
+
+@scalar
+def clamp_tensor_dlo(grad, x, lo, hi, two_sided):
+    return grad if (lo > x) & ((lo < hi) | (not two_sided)) else zero_of(grad)
+
+
+@scalar
+def clamp_tensor_dhi(grad, x, lo, hi):
+    return grad if (hi < x) | (hi < lo) else zero_of(grad)
 
 
 _FL = {"promote": "float"}
@@ -476,7 +568,7 @@ register(
 register(Op("abs", ("x",), elementwise(abs_f, ARITH), {"x": elementwise(abs_dx)}, saves=("x",)))
 # piecewise-constant ops: recorded (the output requires grad, as in torch) with a zero gradient
 zero_grad = Kernel(cpu=lambda grad: np.zeros_like(grad), args=("grad",), name="zeros_like")
-register(Op("sign", ("x",), elementwise(sign_f, ARITH), {"x": zero_grad}))
+register(Op("sign", ("x",), elementwise(sign_f, ALL), {"x": zero_grad}))
 register(
     Op("tanh", ("x",), elementwise(tanh_f), {"x": elementwise(tanh_dx)}, saves=("out",), **_FL)
 )
@@ -491,8 +583,15 @@ register(
     )
 )
 register(
-    Op("relu", ("x",), elementwise(relu_f, ARITH), {"x": elementwise(relu_dx)}, saves=("out",))
+    Op(
+        "relu",
+        ("x",),
+        elementwise(relu_f, ARITH, refuse={"bool": "Boolean inputs not supported for relu"}),
+        {"x": elementwise(relu_dx)},
+        saves=("out",),
+    )
 )
+register(Op("silu", ("x",), elementwise(silu_f), {"x": elementwise(silu_dx)}, saves=("x",), **_FL))
 register(
     Op(
         "leaky_relu",
@@ -536,6 +635,20 @@ register(
         attrs=("lo", "hi"),
     )
 )
+register(
+    Op(
+        "clamp_tensor",
+        ("x", "lo", "hi"),
+        elementwise(clamp_tensor_f, ARITH),
+        {
+            "x": elementwise(clamp_dx),
+            "lo": elementwise(clamp_tensor_dlo, FLOAT, arg_types=(None, None, None, None, "bool")),
+            "hi": elementwise(clamp_tensor_dhi),
+        },
+        saves=("x", "lo", "hi"),
+        attrs=("two_sided",),
+    )
+)
 
 
 @scalar
@@ -564,11 +677,21 @@ for _name, _fn in (("round", round_f), ("floor", floor_f), ("ceil", ceil_f), ("t
 
 # dtype conversion: the kernel is numpy's astype (a copy); the gradient casts back (the tape
 # converts every input gradient to its input's dtype)
+_F16 = np.dtype(np.float16)
+
+
+def _astype(x, dtype):
+    if dtype == _F16:
+        with np.errstate(over="ignore"):  # beyond float16's range is inf, silently as in torch
+            return x.astype(dtype)
+    return x.astype(dtype)
+
+
 register(
     Op(
         "cast",
         ("x",),
-        Kernel(cpu=lambda x, dtype: x.astype(dtype), args=("x", "dtype"), name="astype"),
+        Kernel(cpu=_astype, args=("x", "dtype"), name="astype"),
         {"x": identity},
         attrs=("dtype",),
         promote=None,

@@ -196,6 +196,7 @@ register(
         {"a": Kernel(cpu=matmul_da), "b": Kernel(cpu=matmul_db)},
         saves=("a", "b"),
         promote="same",
+        half="float32",
     )
 )
 register(
@@ -210,5 +211,6 @@ register(
         },
         saves=("x", "weight"),
         promote="same",
+        half="float32",
     )
 )

@@ -2,8 +2,9 @@
 
 softmax/log_softmax move ``dim`` last and run over contiguous rows; ``log_softmax`` subtracts
 the row max before ``exp`` (log-sum-exp), so logits of 1e4 are fine.  ``cross_entropy`` is
-``log_softmax`` followed by ``nll``.  ``nll`` checks every target inside the kernel before it
-indexes with it (Numba does not bounds-check) and reports the first bad one.
+``log_softmax`` followed by ``nll``.  ``nll`` checks every target inside its kernels, forward
+and backward, before it indexes with it (Numba does not bounds-check) and reports the first bad
+one.
 """
 
 from __future__ import annotations
@@ -207,6 +208,7 @@ for _name, _fwd, _bwd in (
             attrs=("dim",),
             saves=("out",),
             promote="float",
+            half="float32",
         )
     )
 
@@ -237,10 +239,15 @@ def nll_kernel(logp, target, weight, ignore_index, mode):
 
 @njit(**_JIT)
 def nll_backward_kernel(grad, target, weight, ignore_index, c, mode):
-    # grad: one per row (mode 0), or the loss's gradient alone (modes 1, 2); targets were
-    # checked by the forward kernel
+    # grad: one per row (mode 0), or the loss's gradient alone (modes 1, 2).  The forward
+    # checked the targets, but they can change through .data before backward (torch re-checks
+    # too): returns the position of the first bad target, or -1, before indexing with it
     n = target.shape[0]
     out = np.zeros((n, c), dtype=grad.dtype)
+    for i in range(n):
+        t = target[i]
+        if t != ignore_index and (t < 0 or t >= c):
+            return out, i
     g = grad[0] if mode else grad.dtype.type(0.0)
     if mode == 2:
         total_w = 0.0
@@ -255,7 +262,7 @@ def nll_backward_kernel(grad, target, weight, ignore_index, c, mode):
             continue
         w = weight[t] if weight.size else 1.0
         out[i, t] = -w * (grad[i] if mode == 0 else g)
-    return out
+    return out, -1
 
 
 _MODES = {"none": 0, "sum": 1, "mean": 2}
@@ -298,7 +305,12 @@ def nll_backward(grad, logp_shape, target, weight, ignore_index, reduction):
     t = np.ascontiguousarray(target.reshape(-1))
     w = np.empty(0, dtype=grad.dtype) if weight is None else weight.astype(grad.dtype, copy=False)
     g = np.ascontiguousarray(grad).reshape(-1)
-    rows = nll_backward_kernel(g, t, w, ignore_index, c, _MODES[reduction])
+    rows, bad = nll_backward_kernel(g, t, w, ignore_index, c, _MODES[reduction])
+    if bad >= 0:
+        raise IndexError(
+            f"Target {int(t[bad])} is out of bounds (position {bad}, {c} classes): the target "
+            f"was changed after forward"
+        )
     if len(logp_shape) == 1:
         return rows.reshape(logp_shape)
     if len(logp_shape) == 2:
@@ -323,5 +335,6 @@ register(
         attrs=("ignore_index", "reduction"),
         saves=("target", "weight"),
         promote=None,
+        half="float32",
     )
 )

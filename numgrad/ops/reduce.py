@@ -1,4 +1,4 @@
-"""Reductions: sum, mean, max/min (whole tensor or along a dim), argmax/argmin.
+"""Reductions: sum, mean, max/min (whole tensor or along a dim), argmax/argmin, var/std, norm.
 
 Every reduction runs on a ``(A, R, B)`` view of its input: the reduced axes (made adjacent and
 contiguous) form ``R``, the axes before and after form ``A`` and ``B``.  One kernel per reduction
@@ -125,13 +125,18 @@ def max_arb_kernel(x, sign):
 
 @njit(**_JIT)
 def scatter_arb_kernel(g, idx, r_n):
-    # inverse of max along R: the gradient goes to the selected index only
+    # inverse of max along R: the gradient goes to the selected index only.  The indices were
+    # made by the forward, but the user holds them and can change them through .data (torch
+    # re-checks too); Numba does not bounds-check: returns the first bad (a, b) flattened, or -1
     a_n, b_n = g.shape
     out = np.zeros((a_n, r_n, b_n), dtype=g.dtype)
     for a in range(a_n):
         for b in range(b_n):
-            out[a, idx[a, b], b] = g[a, b]
-    return out
+            r = idx[a, b]
+            if r < 0 or r >= r_n:
+                return out, a * b_n + b
+            out[a, r, b] = g[a, b]
+    return out, -1
 
 
 def _sum(x, axes, keepdim, dtype=None):
@@ -179,16 +184,25 @@ def mean_backward(grad, x_shape, axes):
 
 def max_dim_forward(x, axis, keepdim, sign):
     if x.shape[axis] == 0:
-        raise IndexError(f"cannot reduce over dimension {axis} of size 0 (shape {x.shape})")
+        raise IndexError(
+            f"{'max' if sign > 0 else 'min'}(): Expected reduction dim {axis} to have non-zero "
+            f"size (shape {x.shape})"
+        )
     vals, idx = max_arb_kernel(to_arb(x, (axis,)), sign)
     shape = reduced_shape(x.shape, (axis,), keepdim)
     return vals.reshape(shape), idx.reshape(shape)
 
 
 def max_dim_backward(grad, x_shape, axis, indices):
-    a3 = to_arb(np.empty(x_shape, dtype=np.bool_), (axis,)).shape
-    g = np.ascontiguousarray(grad).reshape(a3[0], a3[2])
-    out = scatter_arb_kernel(g, np.ascontiguousarray(indices).reshape(a3[0], a3[2]), a3[1])
+    a_n, r_n, b_n = _prod(x_shape[:axis]), x_shape[axis], _prod(x_shape[axis + 1 :])
+    g = np.ascontiguousarray(grad).reshape(a_n, b_n)
+    idx = np.ascontiguousarray(indices).reshape(a_n, b_n)
+    out, bad = scatter_arb_kernel(g, idx, r_n)
+    if bad >= 0:
+        raise RuntimeError(
+            f"index {int(idx.reshape(-1)[bad])} is out of bounds for dimension {axis} with size "
+            f"{r_n} (the indices returned by max/min were changed after forward)"
+        )
     return out.reshape(x_shape)
 
 
@@ -244,8 +258,14 @@ def amax_backward_kernel(g, x, vals):
 
 
 def amax_forward(x, axes, keepdim, sign):
-    if x.size == 0:
-        raise RuntimeError(f"amax/amin: cannot reduce an empty tensor (shape {x.shape})")
+    for a in axes:
+        # an empty batch (0 rows, reduced over a non-empty dim) gives an empty result, as in
+        # torch; only an empty reduced dim has no extreme to return
+        if x.shape[a] == 0:
+            raise IndexError(
+                f"{'amax' if sign > 0 else 'amin'}(): Expected reduction dim {a} to have "
+                f"non-zero size (shape {x.shape})"
+            )
     vals, _ = max_arb_kernel(to_arb(x, axes), sign)
     return vals.reshape(reduced_shape(x.shape, axes, keepdim))
 
@@ -273,6 +293,7 @@ register(
         attrs=("axes", "keepdim", "sign"),
         saves=("x", "out"),
         promote=None,
+        half="float32",
     )
 )
 register(
@@ -283,6 +304,7 @@ register(
         {"x": Kernel(cpu=sum_backward, args=("grad", "x_shape", "axes"))},
         attrs=("axes", "keepdim"),
         promote=None,
+        half="float32",
     )
 )
 register(
@@ -293,6 +315,7 @@ register(
         {"x": Kernel(cpu=mean_backward, args=("grad", "x_shape", "axes"))},
         attrs=("axes", "keepdim"),
         promote=None,
+        half="float32",
     )
 )
 register(
@@ -305,6 +328,7 @@ register(
         outputs=("out", "indices"),
         saves=("indices",),
         promote=None,
+        half="float32",
     )
 )
 register(
@@ -314,6 +338,136 @@ register(
         Kernel(cpu=max_all_forward, args=("x", "sign")),
         {"x": Kernel(cpu=max_all_backward, args=("grad", "x", "out"))},
         attrs=("sign",),
+        saves=("x", "out"),
+        promote=None,
+        half="float32",
+    )
+)
+
+# ---- var, std, norm: torch's backward formulas ---------------------------------------------
+# Built as composites (sqrt(sum(x * x)), sqrt(var)) their gradients were NaN where torch's are
+# 0: sqrt's rule divides by the result, so a zero vector or a constant tensor gave 0 / 0.  torch
+# masks those points (derivatives.yaml: norm_backward, std_backward, var_backward); so do these.
+# Sums accumulate in float64, like the other reductions here.
+
+
+def _keep_shape(shape, axes):
+    return reduced_shape(shape, axes, True)
+
+
+def _sgn(x):
+    # torch's sgn: (0 < x) - (x < 0), so 0 at NaN (np.sign gives NaN)
+    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
+def var_forward(x, axes, keepdim, correction):
+    n = _prod([x.shape[a] for a in axes])
+    with np.errstate(all="ignore"):  # an empty reduction is 0/0 = NaN, as in torch
+        mean = np.sum(x, axis=axes, keepdims=True, dtype=np.float64) / n
+        d = x - mean
+        s = np.sum(d * d, axis=axes, keepdims=keepdim, dtype=np.float64)
+        return np.asarray(s / max(n - correction, 0), dtype=x.dtype)
+
+
+def var_backward(grad, x, axes, correction, full):
+    n = _prod([x.shape[a] for a in axes])
+    dof = n - correction
+    g = np.reshape(grad, _keep_shape(x.shape, axes))
+    with np.errstate(all="ignore"):
+        mean = (np.sum(x, axis=axes, keepdims=True, dtype=np.float64) / n).astype(x.dtype)
+        if full and dof <= 0:
+            # torch: no dim given and no degrees of freedom -> NaN where x is its mean, else inf
+            return g * np.where(x == mean, x.dtype.type(np.nan), x.dtype.type(np.inf))
+        coef = x.dtype.type(np.inf if dof == 0 else 2.0 / dof)
+        return (coef * g) * (x - mean)
+
+
+def std_forward(x, axes, keepdim, correction):
+    with np.errstate(invalid="ignore"):
+        return np.sqrt(var_forward(x, axes, keepdim, correction))
+
+
+def std_backward(grad, x, out, axes, correction, full):
+    # torch: grad / (2 std), exactly 0 where std == 0 (even for an inf grad), then var's rule
+    with np.errstate(all="ignore"):
+        g = np.where(out == 0, out.dtype.type(0), grad / (2 * out))
+    return var_backward(g, x, axes, correction, full)
+
+
+def norm_forward(x, axes, keepdim, p):
+    with np.errstate(all="ignore"):
+        if p == 2:
+            # squares in x's precision, as torch's (a float32 norm of [1e20, 1] is inf)
+            res = np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim, dtype=np.float64))
+        elif p == 0:
+            res = np.sum(x != 0, axis=axes, keepdims=keepdim, dtype=np.float64)
+        elif np.isinf(p):
+            for a in axes:
+                if x.shape[a] == 0:
+                    raise RuntimeError(
+                        f"linalg.vector_norm cannot compute the {p} norm on dimension {a} of "
+                        f"shape {x.shape}: it is empty and the operation has no identity"
+                    )
+            reduce = np.max if p > 0 else np.min
+            res = reduce(np.abs(x), axis=axes, keepdims=keepdim)
+        else:
+            # |x|^p in x's precision too, summed in float64
+            s = np.sum(np.abs(x) ** x.dtype.type(p), axis=axes, keepdims=keepdim, dtype=np.float64)
+            res = s if p == 1 else s ** (1.0 / p)
+    return np.asarray(res, dtype=x.dtype)
+
+
+def norm_backward(grad, x, out, axes, p):
+    shape = _keep_shape(x.shape, axes)
+    g = np.reshape(grad, shape)
+    n = np.reshape(out, shape)
+    zero = x.dtype.type(0)
+    with np.errstate(all="ignore"):
+        if p == 0:
+            return np.zeros_like(x)
+        if p == 1:
+            return _sgn(x) * g
+        if p == 2:
+            return g * np.where(n == 0, zero, x / n)
+        a = np.abs(x)
+        if np.isinf(p):
+            # amax's rule on |x|: ties (and NaNs) share the gradient
+            mask = (a == n) | np.isnan(a)
+            count = np.sum(mask, axis=axes, keepdims=True).astype(x.dtype)
+            return _sgn(x) * ((g / count) * mask)
+        pt = x.dtype.type(p)
+        if p < 1:
+            scaled = _sgn(x) * np.where(x == 0, zero, a ** (pt - 1))
+            return scaled * g * n ** (1 - pt)
+        scale = np.where(n == 0, zero, g / n ** (pt - 1))
+        if p < 2:
+            return _sgn(x) * a ** (pt - 1) * scale
+        return x * a ** (pt - 2) * scale
+
+
+for _name, _fwd, _bwd, _reads in (
+    ("var", var_forward, var_backward, ("x",)),
+    ("std", std_forward, std_backward, ("x", "out")),
+):
+    register(
+        Op(
+            _name,
+            ("x",),
+            Kernel(cpu=_fwd, args=("x", "axes", "keepdim", "correction")),
+            {"x": Kernel(cpu=_bwd, args=("grad", *_reads, "axes", "correction", "full"))},
+            # full: no dim given, where torch's rule differs when there is no degree of freedom
+            attrs=("axes", "keepdim", "correction", "full"),
+            saves=_reads,
+            promote=None,
+        )
+    )
+register(
+    Op(
+        "norm",
+        ("x",),
+        Kernel(cpu=norm_forward, args=("x", "axes", "keepdim", "p")),
+        {"x": Kernel(cpu=norm_backward, args=("grad", "x", "out", "axes", "p"))},
+        attrs=("axes", "keepdim", "p"),
         saves=("x", "out"),
         promote=None,
     )

@@ -23,7 +23,8 @@ Fields
                 read by the rules of inputs that actually need a gradient are kept, and they
                 are dropped once backward has used them.
     outputs     names of the forward results; the first is the differentiable tensor returned
-                to the user, the rest are non-differentiable extras (e.g. ``indices`` of max).
+                to the user, the rest are non-differentiable extras (e.g. ``indices`` of max);
+                an extra that backward reads is version-checked like a saved input.
     forward     a :class:`Kernel`: one callable per device.
     backward    ``{input_name: Kernel or None}``.  ``None`` declares the input
                 non-differentiable (calling backward through it is a no-op for that input);
@@ -32,6 +33,11 @@ Fields
                 ``"float"`` (integer inputs become float32, as torch does for ``exp``),
                 ``"same"`` (inputs must share one dtype, e.g. matmul), or ``None``
                 (the forward kernel handles dtypes itself).
+    half        how float16 inputs run (Numba has no float16): ``"float32"`` upcasts them,
+                runs the float32 kernels and stores float16 results, forward and backward, as
+                torch does on the CPU; ``"native"`` passes them unchanged (data movement:
+                reshape, getitem, cat...).  Default: ``"float32"`` for elementwise rules,
+                ``"native"`` otherwise; compute kernels (reductions, matmul) say ``"float32"``.
 
 Names in scope for kernels
     A kernel reads its arguments by the parameter names of its CPU function, from this scope:
@@ -113,6 +119,7 @@ class Op:
         promote="arith",
         differentiable=True,
         variadic=False,
+        half=None,
     ):
         self.name = name
         self.inputs = tuple(inputs)
@@ -124,6 +131,11 @@ class Op:
         self.promote = promote
         self.differentiable = differentiable
         self.variadic = variadic
+        if half is None:
+            half = "float32" if getattr(forward, "scalar", None) is not None else "native"
+        if half not in ("float32", "native"):
+            raise ValueError(f"op '{name}': half must be 'float32' or 'native', got {half!r}")
+        self.half = half
         self.plain_forward = forward.args == self.inputs
         self.multi_output = len(self.outputs) > 1
         self.index_of = {n: i for i, n in enumerate(self.inputs)}

@@ -3,6 +3,8 @@ the backward rules move the gradient back into the input's layout."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit
 
@@ -73,12 +75,24 @@ def _is_basic(index):
 
 @njit(cache=True, error_model="numpy")
 def index_add_rows_kernel(out, idx, g):
-    # out[idx[i]] += g[i] on the first axis; indices were bounds-checked by the forward
+    # out[idx[i]] += g[i] on the first axis.  The forward checked the index, but a tensor index
+    # can still change through .data before backward (torch re-checks too) and Numba does not
+    # bounds-check: returns the position of the first index out of range, or -1
+    n = out.shape[0]
     for i in range(idx.shape[0]):
-        out[idx[i]] += g[i]
+        j = idx[i]
+        if j < 0:
+            j += n
+        if j < 0 or j >= n:
+            return i
+        out[j] += g[i]
+    return -1
 
 
 def getitem_backward(grad, x_shape, index):
+    if grad.dtype == np.float16:
+        # Numba has no float16: accumulate repeated rows in float32 (the tape casts back)
+        grad = grad.astype(np.float32)
     out = np.zeros(x_shape, dtype=grad.dtype)
     if _is_basic(index):
         out[index] = grad
@@ -88,10 +102,17 @@ def getitem_backward(grad, x_shape, index):
         and index.dtype.kind == "i"
         and len(x_shape) >= 1
     ):
-        idx = np.where(index < 0, index + x_shape[0], index)
-        g = np.ascontiguousarray(grad).reshape(len(idx), -1)
-        index_add_rows_kernel(out.reshape(x_shape[0], -1), idx, g)
+        # explicit row length: reshape(0, -1) is ambiguous, and empty indices are valid
+        row = math.prod(x_shape[1:])
+        g = np.ascontiguousarray(grad).reshape(index.shape[0], row)
+        bad = index_add_rows_kernel(out.reshape(x_shape[0], row), index, g)
+        if bad >= 0:
+            raise IndexError(
+                f"index {int(index[bad])} is out of bounds for dimension 0 with size "
+                f"{x_shape[0]} (the index was changed after forward)"
+            )
     else:
+        # numpy bounds-checks here
         np.add.at(out, index, grad)
     return out
 
