@@ -18,6 +18,7 @@ from .tape import GRAD_MODE, Node
 from .tensor import Tensor, _wrap
 
 _NUMBER = (int, float, bool, np.number, np.bool_)
+_TO_FLOAT = frozenset(("float", "floating"))  # promote policies that need a floating dtype
 _F16 = np.dtype(np.float16)
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
@@ -52,7 +53,14 @@ def _promote(op, args, arrays):
             if dt is _F32 or dt is _F64:
                 return [dt.type(x), arrays[1]], False
     target = result_type(args, policy, op.name)
-    if policy == "float" and not target.is_floating_point:
+    if policy in _TO_FLOAT and not target.is_floating_point:
+        if policy == "floating":  # torch refuses integers here (softmax, gelu...)
+            raise DtypeError(
+                op.name,
+                target.np,
+                f"\"{op.name}\" not implemented for '{D.torch_name(target.np)}' "
+                f"({op.name}: {_describe(args)}; convert with .float())",
+            )
         target = D.DEFAULT_FLOAT
     npt = target.np
     # python numbers convert to the result type, also float16 (as torch's add, sub and
@@ -188,7 +196,7 @@ def apply(op, args, attrs=None, view=False):
                 mixed = True
     promote = op.promote
     half = first_dt is _F16
-    if promote is not None and (mixed or (promote == "float" and first_dt.kind != "f")):
+    if promote is not None and (mixed or (promote in _TO_FLOAT and first_dt.kind != "f")):
         arrays, half = _promote(op, args, arrays)
     elif mixed and not half:
         half = any(type(a) is np.ndarray and a.dtype == _F16 for a in arrays)

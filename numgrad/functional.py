@@ -415,6 +415,8 @@ def amin(x, dim=None, keepdim=False):
 
 def _argmaxmin(x, dim, keepdim, sign, fname):
     x = _need_tensor(x, fname)
+    if x._data.dtype == np.bool_:
+        raise RuntimeError(f"{fname}(): does not support bool input (shape {tuple(x.shape)})")
     from .tape import no_grad
 
     with no_grad():
@@ -569,7 +571,8 @@ def view(x, *shape):
     """Like ``reshape`` but never copies: raises, as torch does, when the new shape cannot be
     expressed over the tensor's existing memory (writes through a copy would be lost)."""
     out = reshape(x, *shape)
-    if x._data.size and not np.may_share_memory(out._data, x._data):
+    # apply marked the result a view only if it shares memory with x
+    if out._base is None and x._data.size:
         raise RuntimeError(
             f"view size is not compatible with input tensor's size and stride (shape "
             f"{tuple(x._data.shape)}, strides {x._data.strides}, requested "
@@ -902,7 +905,9 @@ def log_softmax(x, dim=-1, dtype=None):
 
 
 def logsumexp(x, dim, keepdim=False):
-    if _need_tensor(x, "logsumexp")._data.size == 0:
+    if not _need_tensor(x, "logsumexp").dtype.is_floating_point:
+        x = x.float()  # torch: integers give float32 (x - max would wrap in uint8)
+    if x._data.size == 0:
         # a sum of no terms is 0, so its log is -inf (torch's result over an empty dim, where
         # amax would raise); built on sum so backward still gives x its (empty) gradient
         return sum(x, dim=dim, keepdim=keepdim) + float("-inf")

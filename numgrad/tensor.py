@@ -154,7 +154,10 @@ def _to_array(data, dtype=None, copy=True):
         D.from_np(arr.dtype)
         return np.array(arr, copy=True) if copy else arr
     # python numbers and sequences: torch's inference, and no silent wrap-around
-    natural = _infer_dtype(data) or D.DEFAULT_FLOAT
+    natural = _PY_DTYPES.get(type(data))
+    if natural is not None and dtype is None and -(2**63) <= data < 2**63:
+        return np.array(data, dtype=natural.np)  # a python number (its own dtype, in range)
+    natural = natural or _infer_dtype(data) or D.DEFAULT_FLOAT
     # python floats are doubles: build in float64 so a later cast rounds once, as torch does
     build = np.float64 if natural.is_floating_point else natural.np
     try:

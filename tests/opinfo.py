@@ -155,6 +155,23 @@ def _binary_cases(rng, gen_y=randn):
     ]
 
 
+def _divmod_cases(rng):
+    """x = y * (k + u) with integer k and u in [0.15, 0.85]: x / y stays away from the integers
+    where floor division and remainder jump, so finite differences see a smooth function."""
+
+    def quotients():
+        return rng.integers(-3, 3, (3, 4)) + rng.uniform(0.15, 0.85, (3, 4))
+
+    y1, y2 = nonzero(rng, 3, 4), nonzero(rng, 4)
+    x1, x2, x3 = y1 * quotients(), y2 * quotients(), 1.5 * quotients()
+    return [
+        Case((x1, y1), name="same"),
+        Case((x2, y2), name="bcast_3x4_4"),
+        Case((x3, 1.5), name="py_float"),
+        Case((x1, y1), name="only_y_grad", requires_grad=(False, True)),
+    ]
+
+
 def _unary_cases(gen):
     def sample(rng):
         return [
@@ -205,6 +222,10 @@ _add(
     ),
     spec("mul", lambda m, x, y: x * y, _binary_cases),
     spec("div", lambda m, x, y: x / y, lambda rng: _binary_cases(rng, gen_y=nonzero)),
+    spec("remainder", lambda m, x, y: x % y, _divmod_cases),
+    spec("remainder_fn", lambda m, x, y: m.remainder(x, y), lambda rng: _divmod_cases(rng)[:2]),
+    # floor_divide records (the output requires grad) but has no derivative, as in torch
+    spec("floor_divide", lambda m, x, y: x // y, _divmod_cases, differentiable=False),
     spec("radd", lambda m, x: 3.5 + x, _unary_cases(randn)),
     spec("rsub", lambda m, x: 1 - x, _unary_cases(randn)),
     spec("rmul", lambda m, x: 2 * x, _unary_cases(randn)),

@@ -21,6 +21,7 @@ compiled with reassociation (68 us against 810 us).
 
 :func:`zero_of` and :func:`one_of` are constants in an argument's own type, for branch-free
 selects that must give an exact 0 (masked-out gradients: ``inf * 0`` is NaN).
+:func:`power` is ``x ** y`` with torch's rule for integer bases to negative integer powers.
 """
 
 from __future__ import annotations

@@ -36,6 +36,12 @@ import types
 import warnings
 from pathlib import Path
 
+# Numba's argument typing imports numpy.ma on the first call of any kernel, outside its
+# compiler lock: a fork() while another thread is inside that import leaves the child a
+# half-imported module whose lock nobody will release (the child hangs at its first kernel
+# call).  Importing it here, with numgrad, takes it off that path.
+import numpy.ma  # noqa: F401, I001
+
 # generating + importing a kernel module, and the first build of a lazy Kernel slot
 BUILD_LOCK = threading.RLock()
 

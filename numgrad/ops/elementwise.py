@@ -560,6 +560,7 @@ def clamp_tensor_dhi(grad, x, lo, hi):
 
 
 _FL = {"promote": "float"}
+_FP = {"promote": "floating"}  # activations: torch refuses integer inputs
 register(Op("exp", ("x",), elementwise(exp_f), {"x": elementwise(exp_dx)}, saves=("out",), **_FL))
 register(Op("log", ("x",), elementwise(log_f), {"x": elementwise(log_dx)}, saves=("x",), **_FL))
 register(
@@ -591,7 +592,7 @@ register(
         saves=("out",),
     )
 )
-register(Op("silu", ("x",), elementwise(silu_f), {"x": elementwise(silu_dx)}, saves=("x",), **_FL))
+register(Op("silu", ("x",), elementwise(silu_f), {"x": elementwise(silu_dx)}, saves=("x",), **_FP))
 register(
     Op(
         "leaky_relu",
@@ -600,10 +601,10 @@ register(
         {"x": elementwise(leaky_relu_dx)},
         saves=("x",),
         attrs=("negative_slope",),
-        **_FL,
+        **_FP,
     )
 )
-register(Op("gelu", ("x",), elementwise(gelu_f), {"x": elementwise(gelu_dx)}, saves=("x",), **_FL))
+register(Op("gelu", ("x",), elementwise(gelu_f), {"x": elementwise(gelu_dx)}, saves=("x",), **_FP))
 register(
     Op(
         "gelu_tanh",
@@ -611,7 +612,7 @@ register(
         elementwise(gelu_tanh_f),
         {"x": elementwise(gelu_tanh_dx)},
         saves=("x",),
-        **_FL,
+        **_FP,
     )
 )
 register(
@@ -622,7 +623,7 @@ register(
         {"x": elementwise(softplus_dx)},
         saves=("x",),
         attrs=("beta", "threshold"),
-        **_FL,
+        **_FP,
     )
 )
 register(

@@ -207,7 +207,7 @@ for _name, _fwd, _bwd in (
             },
             attrs=("dim",),
             saves=("out",),
-            promote="float",
+            promote="floating",  # torch refuses integers (softmax(x, dtype=...) converts)
             half="float32",
         )
     )

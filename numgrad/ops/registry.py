@@ -31,6 +31,7 @@ Fields
                 an input missing from the dict raises ``NotImplementedError`` naming the op.
     promote     dtype policy: ``"arith"`` (torch type promotion between tensors and scalars),
                 ``"float"`` (integer inputs become float32, as torch does for ``exp``),
+                ``"floating"`` (integer inputs raise, as torch's do for softmax and gelu),
                 ``"same"`` (inputs must share one dtype, e.g. matmul), or ``None``
                 (the forward kernel handles dtypes itself).
     half        how float16 inputs run (Numba has no float16): ``"float32"`` upcasts them,

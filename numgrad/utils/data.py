@@ -9,6 +9,7 @@ worker's failure is raised in the parent, a dead or stuck worker is an error, ne
 from __future__ import annotations
 
 import hashlib
+import itertools
 import multiprocessing
 import pickle
 import queue
@@ -245,8 +246,14 @@ def _mp_context(ctx):
     return ctx
 
 
+_POOLS_STARTED = itertools.count()
+
+
 def _derived_seed():
-    state = repr(generator().bit_generator.state).encode()
+    # from the generator's state and a count of worker pools started, so each epoch's
+    # workers get new seeds (random augmentations differ between epochs) and the parent's
+    # random stream is left as num_workers=0 leaves it
+    state = f"{generator().bit_generator.state!r} {next(_POOLS_STARTED)}".encode()
     return int.from_bytes(hashlib.sha256(state).digest()[:8], "little") >> 1
 
 
@@ -350,6 +357,13 @@ class _WorkerPool:
         self.workers = []
         self.epoch = 0
         self.closed = False
+        try:
+            self._start(ctx, loader, seed)
+        except BaseException:
+            self.shutdown()  # the workers started before a failing one (unpicklable dataset)
+            raise
+
+    def _start(self, ctx, loader, seed):
         for i in range(loader.num_workers):
             q = ctx.Queue()
             w = ctx.Process(

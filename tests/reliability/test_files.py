@@ -217,22 +217,16 @@ def _run_ok(code, env, timeout=240):
     return p
 
 
-@pytest.fixture(scope="module")
-def warm_cache(tmp_path_factory):
-    """A kernel cache filled by one child run (copied by each test that damages it)."""
-    root = tmp_path_factory.mktemp("warm")
-    _run_ok(_USE_KERNELS, _cache_env(root))
-    return root
+@pytest.fixture
+def warm_cache(tmp_path):
+    """A kernel cache filled by one child run.  Not shared between tests: Numba files the
+    cache of a generated module under a hash of its folder's path, so a copy is cold."""
+    _run_ok(_USE_KERNELS, _cache_env(tmp_path))
+    return tmp_path
 
 
-def _damaged_copy(warm_cache, tmp_path):
-    dst = tmp_path / "cache"
-    shutil.copytree(warm_cache, dst)
-    return dst
-
-
-def test_damaged_generated_module_is_rebuilt_with_one_warning(warm_cache, tmp_path):
-    root = _damaged_copy(warm_cache, tmp_path)
+def test_damaged_generated_module_is_rebuilt_with_one_warning(warm_cache):
+    root = warm_cache
     (module,) = (root / "g").glob("numgrad_gen_tanh_f_*.py")
     text = module.read_text()
     module.write_text(text[: len(text) // 2])  # a write cut short
@@ -246,10 +240,10 @@ def test_damaged_generated_module_is_rebuilt_with_one_warning(warm_cache, tmp_pa
 
 
 @pytest.mark.parametrize("suffix", [".nbi", ".nbc"])
-def test_damaged_numba_cache_files_are_rebuilt(warm_cache, tmp_path, suffix):
+def test_damaged_numba_cache_files_are_rebuilt(warm_cache, suffix):
     """Numba's index (.nbi) and data (.nbc) files, both of a generated kernel and of one
     of numgrad's own ``@njit(cache=True)`` kernels (cpu_math.vec_sum)."""
-    root = _damaged_copy(warm_cache, tmp_path)
+    root = warm_cache
     numba_dir = root / "numba"
     damaged = [
         *numba_dir.glob(f"*/numgrad_gen_tanh_f_*{suffix}"),
@@ -355,7 +349,7 @@ def test_nothing_writable_at_all_still_runs(read_only_install, tmp_path):
         "tempfile.gettempdir = lambda: '/nonexistent-numgrad-test'\n"
         "tempfile.tempdir = '/nonexistent-numgrad-test'\n"
     )
-    broadcast = "\nassert (ng.ones(3, 1) + ng.ones(1, 4)).sum().item() == 12\n"
+    broadcast = "\nassert (ng.ones(3, 1) + ng.ones(1, 4)).sum().item() == 24\n"
     p = _run_as_user(
         code + _USE_KERNELS + broadcast, {**env, "PYTHONWARNINGS": "default"}, cwd=tmp_path
     )
@@ -371,8 +365,8 @@ def test_threads_using_kernels_for_the_first_time(tmp_path):
     AttributeError (a half-initialised generated module in sys.modules)."""
     code = """
     import threading, numpy as np, torch, numgrad as ng
-    data = np.linspace(-1.5, 1.5, 33)
-    ops = ["tanh", "sigmoid", "exp", "abs", "sin", "cos", "relu", "neg"]
+    data = np.linspace(0.1, 2.5, 33)
+    ops = ["tanh", "sigmoid", "exp", "abs", "sqrt", "log", "relu", "neg"]
     barrier = threading.Barrier(8)
     errors, results = [], {}
 
@@ -411,7 +405,7 @@ def test_fork_while_another_thread_compiles_does_not_hang(tmp_path):
 
     def compile_many():
         started.set()
-        for op in ("tanh", "sigmoid", "exp", "sin", "cos", "abs", "relu"):
+        for op in ("tanh", "sigmoid", "exp", "neg", "abs", "relu"):
             getattr(x, op)()
 
     t = threading.Thread(target=compile_many)
@@ -420,7 +414,7 @@ def test_fork_while_another_thread_compiles_does_not_hang(tmp_path):
     time.sleep(0.2)
     pid = os.fork()
     if pid == 0:
-        ok = (ng.ones(8) * 2 + 1).sqrt().sum().item() == 8 * 3 ** 0.5
+        ok = abs((ng.ones(8) * 2 + 1).sqrt().sum().item() - 8 * 3**0.5) < 1e-5
         os._exit(0 if ok else 3)
     deadline = time.time() + 90
     while time.time() < deadline:
@@ -534,6 +528,8 @@ def test_dataloader_worker_info_init_fn_and_seeds():
     assert all(int(r[3]) == int(r[0]) for r in rows)      # worker_init_fn(worker_id) ran
     assert len({r[1] for r in rows}) == 2 and os.getpid() not in {r[1] for r in rows}
     assert len({r[2] for r in rows}) == len(rows)         # different random draws
+    again = [r.tolist() for b in DataLoader(Samples(), batch_size=2, num_workers=2) for r in b]
+    assert not {r[2] for r in rows} & {r[2] for r in again}  # and new ones each epoch
     """
     assert_child_ok(code, timeout=120)
 
@@ -623,7 +619,7 @@ def test_dataloader_fork_workers_while_a_thread_compiles(tmp_path):
 
     x = ng.randn(8)
     def compile_many():
-        for op in ("tanh", "exp", "sin", "cos", "abs", "relu", "sqrt"):
+        for op in ("tanh", "exp", "sigmoid", "neg", "abs", "relu", "sqrt"):
             getattr(x.abs(), op)()
     t = threading.Thread(target=compile_many)
     t.start()
