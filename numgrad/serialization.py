@@ -3,9 +3,9 @@
 A pickle can name any importable callable and call it while loading, so a plain
 ``pickle.load`` of a downloaded checkpoint can run any code.  As in torch (2.6 and later),
 :func:`load` therefore defaults to ``weights_only=True``: a restricted unpickler that resolves
-only the globals a checkpoint of tensors needs (numgrad tensors, Parameters and dtypes, numpy
-arrays, dtypes and scalars through the exact reconstructors numpy's pickles name, numbers,
-strings, bytes and the standard containers) and refuses any other with an
+only the globals a checkpoint of tensors needs (numgrad tensors, Parameters, dtypes, shapes
+and devices; numpy arrays, dtypes and scalars through the exact reconstructors numpy's pickles
+name; numbers, strings, bytes and the standard containers) and refuses any other with an
 ``UnpicklingError`` naming it, before anything is called.  ``weights_only=False`` is the
 explicit opt-in to plain pickle, for files you trust.
 """
@@ -21,7 +21,7 @@ import numpy as np
 
 from .dtypes import as_dtype
 from .nn.parameter import Parameter
-from .tensor import Tensor, _rebuild
+from .tensor import Device, Size, Tensor, _rebuild
 
 _UNSAFE_HINT = (
     "numgrad.load defaults to weights_only=True, which only loads tensors, numpy arrays, "
@@ -84,6 +84,8 @@ def _allowed_globals():
     allowed = {
         ("numgrad.tensor", "_rebuild"): _safe_rebuild,
         ("numgrad.tensor", "Tensor"): Tensor,
+        ("numgrad.tensor", "Size"): Size,  # a shape kept in a checkpoint, as torch.Size
+        ("numgrad.tensor", "Device"): Device,
         ("numgrad.nn.parameter", "Parameter"): Parameter,
         ("numgrad.dtypes", "as_dtype"): as_dtype,
         ("collections", "OrderedDict"): collections.OrderedDict,

@@ -105,6 +105,8 @@ def test_safe_load_keeps_numpy_numbers_strings_and_containers(protocol):
         "tensor": ng.tensor([[1.0, 2.0]], requires_grad=True),
         "param": nn.Parameter(ng.ones(3)),
         "int_tensor": ng.tensor([1, 2, 3]),
+        "shape": ng.ones(2, 3).shape,
+        "device": ng.ones(1).device,
     }
     back = ng.load(io.BytesIO(pickle.dumps(obj, protocol=protocol)))
     assert back.keys() == obj.keys()
@@ -117,6 +119,8 @@ def test_safe_load_keeps_numpy_numbers_strings_and_containers(protocol):
     assert type(back["param"]) is nn.Parameter and back["param"].requires_grad
     assert back["tensor"].requires_grad and back["tensor"].tolist() == [[1.0, 2.0]]
     assert back["int_tensor"].dtype == ng.int64
+    assert back["shape"] == (2, 3) and type(back["shape"]) is type(obj["shape"])
+    assert back["device"] == obj["device"]
 
 
 def _train(model, opt, sched, x, y, steps):
