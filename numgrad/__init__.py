@@ -118,7 +118,7 @@ from .functional import (
     where,
 )
 from .random import manual_seed, seed
-from .tape import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .tensor import Device as device
 from .tensor import Size, Tensor
 

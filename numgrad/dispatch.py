@@ -12,9 +12,10 @@ import copy
 import numpy as np
 
 from . import dtypes as D
-from .backends.cpu import DtypeError
+from .devices.cpu.loops import DtypeError
+from .grad_mode import GRAD_MODE
 from .ops.registry import _MISSING, Kernel, missing_rule_error
-from .tape import GRAD_MODE, Node
+from .tape import Node
 from .tensor import Tensor, _wrap
 
 _NUMBER = (int, float, bool, np.number, np.bool_)

@@ -14,10 +14,10 @@ import numpy as np
 
 from . import dtypes as D
 from .dispatch import _describe, apply, apply_variadic, result_type
+from .grad_mode import GRAD_MODE
 from .ops.reduce import normalize_dims
 from .ops.registry import OPS
 from .ops.shape import _is_basic
-from .tape import GRAD_MODE
 from .tensor import Tensor, _norm_dim, _wrap
 
 _NUM = (int, float, bool, np.number, np.bool_)
@@ -417,7 +417,7 @@ def _argmaxmin(x, dim, keepdim, sign, fname):
     x = _need_tensor(x, fname)
     if x._data.dtype == np.bool_:
         raise RuntimeError(f"{fname}(): does not support bool input (shape {tuple(x.shape)})")
-    from .tape import no_grad
+    from .grad_mode import no_grad
 
     with no_grad():
         if dim is None:

@@ -11,7 +11,7 @@ import weakref
 import numpy as np
 
 from . import dtypes as D
-from .tape import GRAD_MODE
+from .grad_mode import GRAD_MODE
 
 
 class Device:

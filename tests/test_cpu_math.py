@@ -1,10 +1,10 @@
-"""The vectorisable scalar math (backends/cpu_math.py) against numpy's libm, ulp-level."""
+"""The vectorisable scalar math (devices/cpu/math.py) against numpy's libm, ulp-level."""
 
 import numpy as np
 import pytest
 from numba import njit
 
-from numgrad.backends.cpu_math import (
+from numgrad.devices.cpu.math import (
     FAST,
     fast_exp,
     fast_exp_typed,

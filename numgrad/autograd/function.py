@@ -32,8 +32,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..dispatch import Tensor, _wrap
+from ..grad_mode import GRAD_MODE
 from ..ops.registry import OPS, Kernel, Op, register
-from ..tape import GRAD_MODE, Node
+from ..tape import Node
 
 
 class FunctionCtx:

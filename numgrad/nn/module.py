@@ -7,7 +7,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import dtypes as D
-from ..tape import no_grad
+from ..grad_mode import no_grad
 from ..tensor import Tensor, check_device, parse_to_args
 from .parameter import Parameter
 

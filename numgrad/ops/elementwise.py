@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from ..backends.cpu import ALL, ARITH, FLOAT, elementwise, scalar
-from ..backends.cpu_math import fast_exp, fast_exp_typed, fast_tanh, one_of, power, zero_of
+from ..devices.cpu.loops import ALL, ARITH, FLOAT, elementwise, scalar
+from ..devices.cpu.math import fast_exp, fast_exp_typed, fast_tanh, one_of, power, zero_of
 from .registry import Kernel, Op, register
 
 # torch's own words for the bool ops it refuses (a mask is inverted with ~, not -)

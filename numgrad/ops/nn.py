@@ -14,10 +14,10 @@ import math
 import numpy as np
 from numba import njit
 
-from ..backends.cpu_math import FAST, fast_exp_typed, maxnum, vec_dot, vec_sum
+from ..devices.cpu.math import FAST, fast_exp_typed, maxnum, vec_dot, vec_sum
 from .registry import Kernel, Op, register
 
-_JIT = FAST  # the softmax loops inline fast_exp (see backends/cpu_math.py)
+_JIT = FAST  # the softmax loops inline fast_exp (see devices/cpu/math.py)
 
 
 def _rows(x, dim):

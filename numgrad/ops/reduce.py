@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..backends.cpu_math import vec_sum
+from ..devices.cpu.math import vec_sum
 from .registry import Kernel, Op, register
 
 _JIT = {"cache": True, "error_model": "numpy"}

@@ -15,7 +15,7 @@ from collections import defaultdict
 import numpy as np
 
 from ..creation import from_numpy
-from ..tape import enable_grad
+from ..grad_mode import enable_grad
 from ..tensor import Tensor
 
 # numba has no float16 arithmetic; torch's CPU optimizers would upcast, we refuse instead

@@ -251,7 +251,7 @@ def test_damaged_numba_cache_files_are_rebuilt(warm_cache, suffix):
     numba_dir = root / "numba"
     damaged = [
         *numba_dir.glob(f"*/numgrad_gen_tanh_f_*{suffix}"),
-        *numba_dir.glob(f"backends_*/cpu_math.vec_sum*{suffix}"),
+        *numba_dir.glob(f"*/math.vec_sum*{suffix}"),
     ]
     assert len(damaged) >= 2, sorted(str(p) for p in numba_dir.rglob("*"))
     for path in damaged:

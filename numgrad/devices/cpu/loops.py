@@ -27,10 +27,12 @@ from pathlib import Path
 import numpy as np
 from numba import njit
 
-from ..ops.registry import Kernel
-
+# isort: off
 # before any @njit(cache=True) here or in ops/ is decorated: installs the cache guards
-from .kernel_cache import BUILD_LOCK, cache_dir, load_generated  # noqa: F401  (cache_dir: API)
+from ..kernel_cache import BUILD_LOCK, cache_dir, load_generated  # noqa: F401  (cache_dir: API)
+from ...ops.registry import Kernel
+
+# isort: on
 
 # element types per family.  float16 is not here: Numba has no float16, so ops on float16
 # tensors compute in float32 and store float16, as torch does on the CPU (``dispatch``).
@@ -66,8 +68,8 @@ def scalar(fn):
 
 def _math_hash():
     # Numba's cache only notices edits to the file a cached function is defined in, so the
-    # generated loops name the version of the inlined math they were built with (cpu_math.py)
-    from . import cpu_math
+    # generated loops name the version of the inlined math they were built with (math.py here)
+    from . import math as cpu_math
 
     return hashlib.sha1(Path(cpu_math.__file__).read_bytes()).hexdigest()[:12]
 

@@ -1,7 +1,7 @@
 """On-disk kernel caches that survive damage, read-only folders, threads and ``fork()``.
 
 numgrad keeps two caches: the generated kernel modules (``.py`` files in :func:`cache_dir`,
-see :mod:`numgrad.backends.cpu`) and Numba's compiled code for every ``@njit(cache=True)``
+see :mod:`numgrad.devices.cpu.loops`) and Numba's compiled code for every ``@njit(cache=True)``
 function (``.nbi`` index and ``.nbc`` data files, next to the sources in ``__pycache__``, in
 Numba's user cache folder or in ``NUMBA_CACHE_DIR``).  A cache is only ever a speed-up, so:
 

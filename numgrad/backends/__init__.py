@@ -1,1 +1,0 @@
-"""Per-device kernel builders.  The CPU backend is always present; CUDA is imported lazily."""

@@ -1,0 +1,2 @@
+"""The CPU device: Numba ``@njit`` kernels.  ``loops`` turns scalar rules into cached loops,
+``math`` is the vectorisable scalar math behind the math seam on this device."""
