@@ -12,9 +12,8 @@ import copy
 import numpy as np
 
 from . import dtypes as D
-from .devices.cpu.loops import DtypeError
 from .grad_mode import GRAD_MODE
-from .ops.registry import _MISSING, Kernel, missing_rule_error
+from .ops.registry import _MISSING, DtypeError, Kernel, missing_rule_error
 from .tape import Node
 from .tensor import Tensor, _wrap
 
@@ -204,7 +203,7 @@ def apply(op, args, attrs=None, view=False):
     if half and op.half == "float32":
         op = _HALF_OPS.get(op) or _half_op(op)
     fwd = op.forward
-    kern = fwd.cpu if fwd.cpu is not None else fwd.on("cpu", op.name)
+    kern = fwd.impls.get("cpu") or fwd.on("cpu", op.name)
     try:
         if op.plain_forward:
             result = kern(*arrays)

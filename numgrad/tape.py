@@ -137,7 +137,7 @@ def _input_grads(node, grad, device):
         rule = op.rules[i]
         if rule is _MISSING:
             raise missing_rule_error(op, op.inputs[i])
-        fn = rule.cpu if device == "cpu" and rule.cpu is not None else rule.on(device, op.name)
+        fn = rule.impls.get(device) or rule.on(device, op.name)
         yield i, parent, fn(*[scope[n] for n in rule.args]), rule.fresh
 
 

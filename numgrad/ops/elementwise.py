@@ -11,9 +11,8 @@ import math
 
 import numpy as np
 
-from ..devices.cpu.loops import ALL, ARITH, FLOAT, elementwise, scalar
-from ..devices.cpu.math import fast_exp, fast_exp_typed, fast_tanh, one_of, power, zero_of
-from .registry import Kernel, Op, register
+from .math import fast_exp, fast_exp_typed, fast_tanh, one_of, power, scalar, zero_of
+from .registry import ALL, ARITH, FLOAT, Kernel, Op, elementwise, register
 
 # torch's own words for the bool ops it refuses (a mask is inverted with ~, not -)
 _SUB_BOOL = (
@@ -176,7 +175,6 @@ register(
         ("x", "y"),
         elementwise(mul_f, ALL),
         {"x": elementwise(mul_dx), "y": elementwise(mul_dy)},
-        saves=("x", "y"),
     )
 )
 register(
@@ -185,7 +183,6 @@ register(
         ("x", "y"),
         elementwise(div_f),
         {"x": elementwise(div_dx), "y": elementwise(div_dy)},
-        saves=("x", "y"),
         promote="float",
     )
 )
@@ -195,7 +192,6 @@ register(
         ("x", "y"),
         elementwise(pow_f, ARITH),
         {"x": elementwise(pow_dx), "y": elementwise(pow_dy)},
-        saves=("x", "y", "out"),
     )
 )
 register(
@@ -204,7 +200,6 @@ register(
         ("x", "y"),
         elementwise(maximum_f, ALL),
         {"x": elementwise(maximum_dx), "y": elementwise(maximum_dy)},
-        saves=("x", "y"),
     )
 )
 register(
@@ -213,7 +208,6 @@ register(
         ("x", "y"),
         elementwise(minimum_f, ALL),
         {"x": elementwise(minimum_dx), "y": elementwise(minimum_dy)},
-        saves=("x", "y"),
     )
 )
 
@@ -257,7 +251,6 @@ register(
         ("x", "y"),
         elementwise(remainder_f, ARITH),
         {"x": identity, "y": elementwise(remainder_dy)},
-        saves=("x", "y"),
     )
 )
 
@@ -308,7 +301,6 @@ for _name, _fn in (
             ("x", "y"),
             elementwise(_fn, ALL, out="bool"),
             {"x": None, "y": None},
-            differentiable=False,
         )
     )
 
@@ -324,7 +316,6 @@ register(
         ("x",),
         elementwise(logical_not_f, ("bool",)),
         {"x": None},
-        differentiable=False,
         promote=None,
     )
 )
@@ -358,7 +349,6 @@ register(
             "x": elementwise(where_dx, FLOAT, arg_types=(None, "bool")),
             "y": elementwise(where_dy, FLOAT, arg_types=(None, "bool")),
         },
-        saves=("cond",),
         promote=None,
     )
 )
@@ -561,25 +551,20 @@ def clamp_tensor_dhi(grad, x, lo, hi):
 
 _FL = {"promote": "float"}
 _FP = {"promote": "floating"}  # activations: torch refuses integer inputs
-register(Op("exp", ("x",), elementwise(exp_f), {"x": elementwise(exp_dx)}, saves=("out",), **_FL))
-register(Op("log", ("x",), elementwise(log_f), {"x": elementwise(log_dx)}, saves=("x",), **_FL))
-register(
-    Op("sqrt", ("x",), elementwise(sqrt_f), {"x": elementwise(sqrt_dx)}, saves=("out",), **_FL)
-)
-register(Op("abs", ("x",), elementwise(abs_f, ARITH), {"x": elementwise(abs_dx)}, saves=("x",)))
+register(Op("exp", ("x",), elementwise(exp_f), {"x": elementwise(exp_dx)}, **_FL))
+register(Op("log", ("x",), elementwise(log_f), {"x": elementwise(log_dx)}, **_FL))
+register(Op("sqrt", ("x",), elementwise(sqrt_f), {"x": elementwise(sqrt_dx)}, **_FL))
+register(Op("abs", ("x",), elementwise(abs_f, ARITH), {"x": elementwise(abs_dx)}))
 # piecewise-constant ops: recorded (the output requires grad, as in torch) with a zero gradient
 zero_grad = Kernel(cpu=lambda grad: np.zeros_like(grad), args=("grad",), name="zeros_like")
 register(Op("sign", ("x",), elementwise(sign_f, ALL), {"x": zero_grad}))
-register(
-    Op("tanh", ("x",), elementwise(tanh_f), {"x": elementwise(tanh_dx)}, saves=("out",), **_FL)
-)
+register(Op("tanh", ("x",), elementwise(tanh_f), {"x": elementwise(tanh_dx)}, **_FL))
 register(
     Op(
         "sigmoid",
         ("x",),
         elementwise(sigmoid_f),
         {"x": elementwise(sigmoid_dx)},
-        saves=("out",),
         **_FL,
     )
 )
@@ -589,29 +574,26 @@ register(
         ("x",),
         elementwise(relu_f, ARITH, refuse={"bool": "Boolean inputs not supported for relu"}),
         {"x": elementwise(relu_dx)},
-        saves=("out",),
     )
 )
-register(Op("silu", ("x",), elementwise(silu_f), {"x": elementwise(silu_dx)}, saves=("x",), **_FP))
+register(Op("silu", ("x",), elementwise(silu_f), {"x": elementwise(silu_dx)}, **_FP))
 register(
     Op(
         "leaky_relu",
         ("x",),
         elementwise(leaky_relu_f),
         {"x": elementwise(leaky_relu_dx)},
-        saves=("x",),
         attrs=("negative_slope",),
         **_FP,
     )
 )
-register(Op("gelu", ("x",), elementwise(gelu_f), {"x": elementwise(gelu_dx)}, saves=("x",), **_FP))
+register(Op("gelu", ("x",), elementwise(gelu_f), {"x": elementwise(gelu_dx)}, **_FP))
 register(
     Op(
         "gelu_tanh",
         ("x",),
         elementwise(gelu_tanh_f),
         {"x": elementwise(gelu_tanh_dx)},
-        saves=("x",),
         **_FP,
     )
 )
@@ -621,7 +603,6 @@ register(
         ("x",),
         elementwise(softplus_f),
         {"x": elementwise(softplus_dx)},
-        saves=("x",),
         attrs=("beta", "threshold"),
         **_FP,
     )
@@ -632,7 +613,6 @@ register(
         ("x",),
         elementwise(clamp_f, ARITH),
         {"x": elementwise(clamp_dx)},
-        saves=("x",),
         attrs=("lo", "hi"),
     )
 )
@@ -646,7 +626,6 @@ register(
             "lo": elementwise(clamp_tensor_dlo, FLOAT, arg_types=(None, None, None, None, "bool")),
             "hi": elementwise(clamp_tensor_dhi),
         },
-        saves=("x", "lo", "hi"),
         attrs=("two_sided",),
     )
 )
@@ -818,7 +797,6 @@ register(
         ("x", "y"),
         elementwise(mse_f),
         {"x": elementwise(mse_dx), "y": elementwise(mse_dy)},
-        saves=("x", "y"),
         promote="float",
     )
 )
@@ -828,7 +806,6 @@ register(
         ("x", "y"),
         elementwise(l1_f),
         {"x": elementwise(l1_dx), "y": elementwise(l1_dy)},
-        saves=("x", "y"),
         promote="float",
     )
 )
@@ -838,7 +815,6 @@ register(
         ("x", "y"),
         elementwise(bce_f),
         {"x": elementwise(bce_dx), "y": elementwise(bce_dy)},
-        saves=("x", "y"),
         promote="float",
     )
 )
@@ -852,7 +828,6 @@ register(
             "y": elementwise(bce_logits_dy),
             "pos_weight": elementwise(bce_logits_dpw),
         },
-        saves=("x", "y", "pos_weight"),
         promote="float",
     )
 )
@@ -862,7 +837,6 @@ register(
         ("x", "y"),
         elementwise(huber_f),
         {"x": elementwise(huber_dx), "y": elementwise(huber_dy)},
-        saves=("x", "y"),
         attrs=("delta",),
         promote="float",
     )

@@ -194,7 +194,6 @@ register(
         ("a", "b"),
         Kernel(cpu=matmul_forward),
         {"a": Kernel(cpu=matmul_da), "b": Kernel(cpu=matmul_db)},
-        saves=("a", "b"),
         promote="same",
         half="float32",
     )
@@ -209,7 +208,6 @@ register(
             "weight": Kernel(cpu=linear_dw),
             "bias": Kernel(cpu=linear_db),
         },
-        saves=("x", "weight"),
         promote="same",
         half="float32",
     )

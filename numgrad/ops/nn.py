@@ -206,7 +206,6 @@ for _name, _fwd, _bwd in (
                 )
             },
             attrs=("dim",),
-            saves=("out",),
             promote="floating",  # torch refuses integers (softmax(x, dtype=...) converts)
             half="float32",
         )
@@ -333,7 +332,6 @@ register(
             "weight": None,
         },
         attrs=("ignore_index", "reduction"),
-        saves=("target", "weight"),
         promote=None,
         half="float32",
     )

@@ -291,7 +291,6 @@ register(
         Kernel(cpu=amax_forward, args=("x", "axes", "keepdim", "sign")),
         {"x": Kernel(cpu=amax_backward, args=("grad", "x", "out", "axes"))},
         attrs=("axes", "keepdim", "sign"),
-        saves=("x", "out"),
         promote=None,
         half="float32",
     )
@@ -326,7 +325,6 @@ register(
         {"x": Kernel(cpu=max_dim_backward, args=("grad", "x_shape", "axis", "indices"))},
         attrs=("axis", "keepdim", "sign"),
         outputs=("out", "indices"),
-        saves=("indices",),
         promote=None,
         half="float32",
     )
@@ -338,7 +336,6 @@ register(
         Kernel(cpu=max_all_forward, args=("x", "sign")),
         {"x": Kernel(cpu=max_all_backward, args=("grad", "x", "out"))},
         attrs=("sign",),
-        saves=("x", "out"),
         promote=None,
         half="float32",
     )
@@ -457,7 +454,6 @@ for _name, _fwd, _bwd, _reads in (
             {"x": Kernel(cpu=_bwd, args=("grad", *_reads, "axes", "correction", "full"))},
             # full: no dim given, where torch's rule differs when there is no degree of freedom
             attrs=("axes", "keepdim", "correction", "full"),
-            saves=_reads,
             promote=None,
         )
     )
@@ -468,7 +464,6 @@ register(
         Kernel(cpu=norm_forward, args=("x", "axes", "keepdim", "p")),
         {"x": Kernel(cpu=norm_backward, args=("grad", "x", "out", "axes", "p"))},
         attrs=("axes", "keepdim", "p"),
-        saves=("x", "out"),
         promote=None,
     )
 )

@@ -7,7 +7,6 @@ An op is declared once with :func:`register`::
     register(Op(
         name="mul",
         inputs=("x", "y"),
-        saves=("x", "y"),
         forward=elementwise(mul_f),
         backward={"x": elementwise(mul_dx), "y": elementwise(mul_dy)},
         promote="arith",
@@ -55,47 +54,130 @@ Devices
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import threading
 
 OPS: dict[str, Op] = {}
 
-DEVICES = ("cpu", "cuda")
+# element type families for elementwise rules (names, so no device types leak in here)
+FLOAT = ("float32", "float64")
+ARITH = ("uint8", "int32", "int64", "float32", "float64")  # no bool: torch refuses bool - bool
+ALL = ("bool",) + ARITH
+
+# device name -> its elementwise builder, builder(kernel) -> callable; filled by the device
+# package when it is imported (register_device).  Devices not yet imported are imported on first
+# use from numgrad.devices.<name>.
+_DEVICES: dict = {}
+_BUILD = threading.RLock()  # one lazy build at a time (a half-built slot is never visible)
+
+
+class DtypeError(NotImplementedError):
+    """A kernel has no loop for this dtype (torch: ``"abs_cpu" not implemented for 'Bool'``).
+
+    ``message`` is the kernel's own explanation when it declared one (bool subtraction);
+    dispatch re-raises it naming the op and the operands.
+    """
+
+    def __init__(self, kernel, dtype, message=None):
+        self.kernel = kernel
+        self.dtype = dtype
+        self.message = message
+        super().__init__(message or f'"{kernel}" not implemented for dtype {self.dtype.name}')
 
 
 class Kernel:
-    """One computation with a slot per device; ``args`` are the scope names it reads."""
+    """One computation, declared once; each device registers how it runs (``impls``).
 
-    __slots__ = ("name", "args", "cpu", "cuda", "_builder", "scalar", "fresh")
+    ``args`` are the scope names it reads.  An elementwise kernel carries its scalar rule
+    (``scalar``) and the ``spec`` its loops are generated with (types, fixed output type...);
+    a device with an elementwise builder turns it into a callable on first use.  Any other
+    kernel gets its per-device callables from :func:`impl`.
+    """
 
-    def __init__(self, cpu=None, cuda=None, args=None, name=None, builder=None, fresh=True):
-        self.cpu = cpu
+    __slots__ = ("name", "args", "impls", "scalar", "spec", "fresh")
+
+    def __init__(self, cpu=None, args=None, name=None, fresh=True, scalar=None, spec=None):
         # fresh: the result is a new array nobody else holds, so the tape may hand it to a
         # leaf's .grad without copying; rules returning grad itself or a view of it say False
         self.fresh = fresh
-        self.cuda = cuda
-        self.scalar = None
-        self._builder = builder  # lazily builds a missing device slot: builder(device) -> fn
-        fn = cpu if cpu is not None else cuda
+        self.scalar = scalar
+        self.spec = spec
+        self.impls = {}
+        if cpu is not None:
+            self.impls["cpu"] = cpu
         if args is None:
-            if fn is None:
+            if cpu is None:
                 raise ValueError("Kernel needs args when no function is given")
-            args = tuple(inspect.signature(fn).parameters)
+            args = tuple(inspect.signature(cpu).parameters)
         self.args = tuple(args)
-        self.name = name or getattr(fn, "__name__", "kernel")
+        self.name = name or getattr(cpu, "__name__", "kernel")
 
     def on(self, device, opname="?"):
-        fn = getattr(self, device, None)
-        if fn is None and self._builder is not None:
-            fn = self._builder(device)
-            setattr(self, device, fn)
-        if fn is None:
-            raise NotImplementedError(
-                f"op '{opname}' has no kernel '{self.name}' for device '{device}'"
-            )
+        """The callable for ``device``; builds elementwise kernels lazily, raises if none."""
+        fn = self.impls.get(device)
+        if fn is not None:
+            return fn
+        with _BUILD:
+            fn = self.impls.get(device)
+            if fn is None:
+                builder = _device_builder(device)
+                if self.scalar is not None and builder is not None:
+                    fn = builder(self)
+                if fn is None:
+                    raise NotImplementedError(
+                        f"op '{opname}' has no implementation of '{self.name}' for device "
+                        f"'{device}'"
+                    )
+                self.impls[device] = fn
         return fn
 
     def __repr__(self):
         return f"Kernel({self.name}, args={self.args})"
+
+
+def _device_builder(device):
+    if device not in _DEVICES:
+        try:
+            importlib.import_module(f"numgrad.devices.{device}")
+        except ImportError:
+            return None
+    return _DEVICES.get(device)
+
+
+def register_device(name, elementwise=None):
+    """Called by a device package on import: ``elementwise(kernel) -> callable`` builds the
+    device's loops from a scalar rule (``kernel.scalar``, ``kernel.spec``)."""
+    _DEVICES[name] = elementwise
+
+
+def impl(op_name, device, forward=None, backward=None):
+    """Register ``device``'s callables for op ``op_name``: its forward and, per input name, its
+    backward rules.  The callables read the same scope names as the declared kernels."""
+    op = OPS.get(op_name)
+    if op is None:
+        raise KeyError(f"impl for unknown op '{op_name}' on device '{device}'")
+    if forward is not None:
+        op.forward.impls[device] = forward
+    for name, fn in (backward or {}).items():
+        rule = op.backward.get(name)
+        if rule is None:
+            raise KeyError(f"op '{op_name}' has no backward rule for '{name}' to implement")
+        rule.impls[device] = fn
+
+
+def elementwise(fn, types=FLOAT, out=None, arg_types=None, refuse=None):
+    """A Kernel from scalar rule ``fn``; each device generates its loops from it on first use.
+
+    ``types`` lists the element types supported; ``out`` fixes the result type (``"bool"``);
+    ``arg_types`` fixes some argument types (``None`` entries follow ``types``); ``refuse``
+    maps an unsupported type name to the error message to raise (torch's own wording).
+    """
+    py = fn.py_func
+    spec = {"types": tuple(types), "out": out, "arg_types": arg_types, "refuse": refuse}
+    return Kernel(
+        args=tuple(inspect.signature(py).parameters), name=py.__name__, scalar=fn, spec=spec
+    )
 
 
 def kernel(fn=None, *, args=None):
@@ -114,23 +196,27 @@ class Op:
         inputs,
         forward,
         backward,
-        saves=(),
         attrs=(),
         outputs=("out",),
         promote="arith",
-        differentiable=True,
         variadic=False,
         half=None,
     ):
         self.name = name
         self.inputs = tuple(inputs)
         self.attrs = tuple(attrs)
-        self.saves = tuple(saves)
         self.outputs = tuple(outputs)
         self.forward = forward
         self.backward = dict(backward)
+        # what to save is derived from the rules' parameters, never declared twice
+        readable = set(self.inputs) | set(self.outputs)
+        derived = []
+        for k in self.backward.values():
+            for a in getattr(k, "args", ()):
+                if a in readable and a not in derived:
+                    derived.append(a)
+        self.saves = tuple(derived)
         self.promote = promote
-        self.differentiable = differentiable
         self.variadic = variadic
         if half is None:
             half = "float32" if getattr(forward, "scalar", None) is not None else "native"
@@ -145,6 +231,8 @@ class Op:
         self._check()
         # per input: the backward kernel (or None = non-differentiable)
         self.rules = tuple(self.backward.get(n, _MISSING) for n in self.inputs)
+        # one way to say "no gradient": None for every input (comparisons, logical ops)
+        self.differentiable = any(r is not None for r in self.rules)
 
     def _check(self):
         scope = set(self.inputs) | set(self.attrs) | set(self.outputs) | {"grad"}
@@ -154,27 +242,12 @@ class Op:
         for n in self.backward:
             if n not in self.inputs:
                 raise ValueError(f"op '{self.name}': backward rule for unknown input '{n}'")
-        for n in self.saves:
-            if n not in self.inputs and n not in self.outputs:
-                raise ValueError(f"op '{self.name}': saves unknown name '{n}'")
         for k in (self.forward, *self.backward.values()):
             if k is None:
                 continue
             for a in k.args:
                 if a not in scope:
                     raise ValueError(f"op '{self.name}': kernel {k.name} reads unknown name '{a}'")
-        saved_or_free = set(self.saves) | set(self.attrs) | {"grad"}
-        saved_or_free |= {f"{n}_shape" for n in self.inputs}
-        if self.variadic:
-            saved_or_free.add("xs_shapes")
-        for n, k in self.backward.items():
-            if k is None:
-                continue
-            for a in k.args:
-                if a not in saved_or_free:
-                    raise ValueError(
-                        f"op '{self.name}': backward for '{n}' reads '{a}' which is not in saves"
-                    )
 
     def save_plan(self, needs):
         """Names to keep on the tape when only the inputs flagged in ``needs`` want grads."""

@@ -25,12 +25,11 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-from numba import njit
 
 # isort: off
 # before any @njit(cache=True) here or in ops/ is decorated: installs the cache guards
 from ..kernel_cache import BUILD_LOCK, cache_dir, load_generated  # noqa: F401  (cache_dir: API)
-from ...ops.registry import Kernel
+from ...ops.registry import FLOAT, DtypeError, register_device
 
 # isort: on
 
@@ -39,31 +38,9 @@ from ...ops.registry import Kernel
 # integer loops come first: numpy picks the first ufunc loop the inputs cast to safely, and
 # int64 casts "safely" to float64.  Small integer loops compute in int64 and store with a
 # truncating cast, which wraps as torch's uint8/int32 arithmetic does.
-FLOAT = ("float32", "float64")
-ARITH = ("uint8", "int32", "int64", "float32", "float64")  # no bool: torch refuses bool - bool
-ALL = ("bool",) + ARITH
 # the ufunc fallback compiles one signature per type in every process that first broadcasts
 # (~40 ms each), so these common ones share one module and the rest get one built on first use
 _COMMON_TYPES = ("int64", "float32", "float64")
-
-
-class DtypeError(NotImplementedError):
-    """A kernel has no loop for this dtype (torch: ``"abs_cpu" not implemented for 'Bool'``).
-
-    ``message`` is the kernel's own explanation when it declared one (bool subtraction);
-    dispatch re-raises it naming the op and the operands.
-    """
-
-    def __init__(self, kernel, dtype, message=None):
-        self.kernel = kernel
-        self.dtype = np.dtype(dtype)
-        self.message = message
-        super().__init__(message or f'"{kernel}" not implemented for dtype {self.dtype.name}')
-
-
-def scalar(fn):
-    """Decorator for scalar rules: compiled inline into every kernel that calls them."""
-    return njit(inline="always", cache=True)(fn)
 
 
 def _math_hash():
@@ -219,23 +196,16 @@ def build_cpu(fn, types=FLOAT, out=None, arg_types=None, refuse=None):
     return mod.call
 
 
-def elementwise(fn, types=FLOAT, out=None, arg_types=None, refuse=None):
-    """A Kernel whose CPU slot is built lazily (on first call) from scalar rule ``fn``.
+def build_kernel(kernel):
+    """The CPU elementwise builder (registered with the op registry): loops for ``kernel``'s
+    scalar rule, generated with its spec (types, fixed output type, refusals)."""
+    spec = kernel.spec
+    # one build at a time: build_cpu sets the module's globals after importing it, and a
+    # thread handed ``call`` before that fails on a missing name
+    with BUILD_LOCK:
+        return build_cpu(
+            kernel.scalar, spec["types"], spec["out"], spec["arg_types"], spec["refuse"]
+        )
 
-    ``types`` lists the element types supported; ``out`` fixes the result type (``"bool"``);
-    ``arg_types`` fixes some argument types (``None`` entries follow ``types``); ``refuse``
-    maps an unsupported type name to the error message to raise (torch's own wording).
-    """
-    py = fn.py_func
 
-    def builder(device):
-        if device == "cpu":
-            # one build at a time: build_cpu sets the module's globals after importing it,
-            # and a thread handed ``call`` before that fails on a missing name
-            with BUILD_LOCK:
-                return build_cpu(fn, types, out, arg_types, refuse)
-        return None  # CUDA kernels are not built yet; Kernel.on raises naming the op
-
-    k = Kernel(args=tuple(inspect.signature(py).parameters), name=py.__name__, builder=builder)
-    k.scalar = fn
-    return k
+register_device("cpu", elementwise=build_kernel)
