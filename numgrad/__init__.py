@@ -4,7 +4,10 @@ Every operation is a row in the op table (:mod:`numgrad.ops`); the tape (:mod:`n
 records them and walks them backwards.  See README.md and docs/ for the design.
 """
 
+# first: the kernel-cache guards must be in place before any @njit(cache=True) is decorated
+from .devices import kernel_cache  # noqa: F401
 from . import ops  # noqa: F401  (registers the op table)
+from .devices import cpu  # noqa: F401  (registers the CPU device's kernels)
 from .creation import (
     arange,
     as_tensor,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 
 from . import dtypes as D
+from .capture import CAPTURE, capture
 from .random import generator
 from .tensor import Tensor, _to_array, _wrap, check_device
 
@@ -20,8 +22,9 @@ def tensor(data, dtype=None, device=None, requires_grad=False):
 
 
 def as_tensor(data, dtype=None, device=None):
-    if isinstance(data, Tensor) and (dtype is None or D.as_dtype(dtype) is data.dtype):
-        return data
+    if isinstance(data, Tensor):
+        # a tensor passes through, converted only as far as asked (torch's as_tensor)
+        return data.to(dtype=dtype, device=device)
     return Tensor(data, dtype=dtype, device=device)
 
 
@@ -42,11 +45,16 @@ def _size(size):
     return tuple(int(s) for s in size)
 
 
-def _make(arr, dtype, device, requires_grad):
-    check_device(device)
-    t = _wrap(arr)
+def _make(arr, dtype, device, requires_grad, like=None):
+    """The tensor of host array ``arr`` on ``device`` (default: ``like``'s device, else the
+    CPU)."""
+    dev = like._device if device is None and like is not None else check_device(device)
+    t = _wrap(dev.arrays.from_host(arr), dev)
     if requires_grad:
         t.requires_grad_(True)
+    if CAPTURE.active:  # named after the creation function that called us (zeros, randn...)
+        attrs = {"shape": tuple(arr.shape), "dtype": arr.dtype}
+        capture("create", sys._getframe(1).f_code.co_name, (), (t,), attrs)
     return t
 
 
@@ -78,19 +86,21 @@ def _like(t, dtype):
 
 
 def zeros_like(t, dtype=None, device=None, requires_grad=False):
-    return _make(np.zeros(t._data.shape, _like(t, dtype)), dtype, device, requires_grad)
+    return _make(np.zeros(t._data.shape, _like(t, dtype)), dtype, device, requires_grad, like=t)
 
 
 def ones_like(t, dtype=None, device=None, requires_grad=False):
-    return _make(np.ones(t._data.shape, _like(t, dtype)), dtype, device, requires_grad)
+    return _make(np.ones(t._data.shape, _like(t, dtype)), dtype, device, requires_grad, like=t)
 
 
 def empty_like(t, dtype=None, device=None, requires_grad=False):
-    return _make(np.empty(t._data.shape, _like(t, dtype)), dtype, device, requires_grad)
+    return _make(np.empty(t._data.shape, _like(t, dtype)), dtype, device, requires_grad, like=t)
 
 
 def full_like(t, fill_value, dtype=None, device=None, requires_grad=False):
-    return _make(np.full(t._data.shape, fill_value, _like(t, dtype)), dtype, device, requires_grad)
+    return _make(
+        np.full(t._data.shape, fill_value, _like(t, dtype)), dtype, device, requires_grad, like=t
+    )
 
 
 def arange(start, end=None, step=1, dtype=None, device=None, requires_grad=False):
@@ -201,9 +211,9 @@ def randperm(n, dtype=None, device=None):
     return _make(generator().permutation(int(n)).astype(npt), dtype, device, False)
 
 
-def randn_like(t, dtype=None):
-    return randn(*t.shape, dtype=dtype or t.dtype)
+def randn_like(t, dtype=None, device=None):
+    return randn(*t.shape, dtype=dtype or t.dtype, device=device or t._device)
 
 
-def rand_like(t, dtype=None):
-    return rand(*t.shape, dtype=dtype or t.dtype)
+def rand_like(t, dtype=None, device=None):
+    return rand(*t.shape, dtype=dtype or t.dtype, device=device or t._device)

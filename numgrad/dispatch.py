@@ -2,7 +2,10 @@
 
 This is the hot path of every operation, so it avoids per-call allocation where it can: the
 common case (all inputs already one dtype, forward reading exactly its inputs) is a loop over
-the arguments, one kernel call and, when gradients are needed, one :class:`~numgrad.tape.Node`.
+the arguments, one kernel call and, when gradients are needed, one :func:`~numgrad.tape.record`.
+
+Ops run on their inputs' device: the kernel is ``kernel.impls[device.type]``, outputs carry
+the device, and inputs on two different devices raise torch's error naming both.
 """
 
 from __future__ import annotations
@@ -12,10 +15,12 @@ import copy
 import numpy as np
 
 from . import dtypes as D
+from .capture import CAPTURE, capture_op
 from .grad_mode import GRAD_MODE
-from .ops.registry import _MISSING, DtypeError, Kernel, missing_rule_error
-from .tape import Node
-from .tensor import Tensor, _wrap
+from .ops.registry import _MISSING, DtypeError, Kernel
+from .ops.registry import device_arrays as DEVICE_ARRAYS
+from .storage import CPU, TensorBase, _wrap
+from .tape import keep, record
 
 _NUMBER = (int, float, bool, np.number, np.bool_)
 _TO_FLOAT = frozenset(("float", "floating"))  # promote policies that need a floating dtype
@@ -27,14 +32,25 @@ _F64 = np.dtype(np.float64)
 def _describe(args):
     parts = []
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, TensorBase):
             parts.append(f"tensor(shape={tuple(a._data.shape)}, dtype={a.dtype.name})")
         else:
             parts.append(repr(a))
     return ", ".join(parts)
 
 
-def _promote(op, args, arrays):
+def _device_error(op, args):
+    devices = []
+    for a in args:
+        if isinstance(a, TensorBase) and a._device not in devices:
+            devices.append(a._device)
+    return RuntimeError(
+        f"Expected all tensors to be on the same device, but found at least two devices, "
+        f"{devices[0]} and {devices[1]}! ({op.name}: {_describe(args)})"
+    )
+
+
+def _promote(op, args, arrays, device):
     """Cast inputs to one dtype following ``op.promote``.
 
     Returns ``(arrays, half)``: the (maybe new) arrays, and whether the op computes in float16
@@ -44,11 +60,11 @@ def _promote(op, args, arrays):
     if len(args) == 2 and policy != "same":
         # the hot case: a float32/float64 tensor with a python number keeps the tensor's dtype
         x, y = args
-        if type(y) in (float, int) and isinstance(x, Tensor):
+        if type(y) in (float, int) and isinstance(x, TensorBase):
             dt = arrays[0].dtype
             if dt is _F32 or dt is _F64:
                 return [arrays[0], dt.type(y)], False
-        if type(x) in (float, int) and isinstance(y, Tensor):
+        if type(x) in (float, int) and isinstance(y, TensorBase):
             dt = arrays[1].dtype
             if dt is _F32 or dt is _F64:
                 return [dt.type(x), arrays[1]], False
@@ -68,8 +84,8 @@ def _promote(op, args, arrays):
     # where unrounded numbers in add/sub would differ from torch's by a cancellation)
     out = []
     for a, arr in zip(args, arrays):
-        if isinstance(a, Tensor):
-            out.append(arr if arr.dtype == npt else arr.astype(npt))
+        if isinstance(a, TensorBase):
+            out.append(arr if arr.dtype == npt else device.arrays.cast(arr, npt))
         elif a is None:
             out.append(arr)
         else:
@@ -88,7 +104,7 @@ def result_type(args, policy="arith", opname="op"):
     dim_dt = zero_dt = None
     scalars = []
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, TensorBase):
             dt = a.dtype
             if policy == "same":
                 if dim_dt is None:
@@ -120,53 +136,60 @@ def result_type(args, policy="arith", opname="op"):
     return target
 
 
-def _upcast(a):
-    if type(a) is np.ndarray:
-        return a.astype(_F32) if a.dtype == _F16 else a
-    return np.float32(a) if type(a) is np.float16 else a
+def _upcast(a, api):
+    if type(a) is np.float16:
+        return np.float32(a)
+    if getattr(a, "dtype", None) == _F16:
+        return api.cast(a, _F32)
+    return a
 
 
-def _downcast(r):
+def _downcast(r, api):
     if isinstance(r, tuple):
-        return tuple(_downcast(v) for v in r)
-    if isinstance(r, (np.ndarray, np.floating)) and r.dtype.kind == "f":
-        with np.errstate(over="ignore"):  # beyond float16's range is inf, as in torch
-            return np.asarray(r).astype(_F16)
+        return tuple(_downcast(v, api) for v in r)
+    if isinstance(r, np.floating) or (isinstance(r, api.array_type) and r.dtype.kind == "f"):
+        return api.cast(api.asarray(r), _F16)  # beyond float16's range is inf, as in torch
     return r
 
 
-def _half_kernel(k, opname, forward):
-    fn = k.on("cpu", opname)
+def _half_kernel(k, opname, forward, device):
+    fn = k.on(device, opname)
+    api = DEVICE_ARRAYS(device)
     if forward:
 
         def run(*args):
-            return _downcast(fn(*[_upcast(a) for a in args]))
+            return _downcast(fn(*[_upcast(a, api) for a in args]), api)
     else:
         # a backward result stays float32: the tape casts each gradient to its input's dtype
 
         def run(*args):
-            return fn(*[_upcast(a) for a in args])
+            return fn(*[_upcast(a, api) for a in args])
 
-    return Kernel(cpu=run, args=k.args, name=k.name, fresh=k.fresh)
+    h = Kernel(args=k.args, name=k.name, fresh=k.fresh, plan=k.plan)
+    h.plans = k.plans  # the plan does not depend on the dtype: share the cache
+    h.impls[device] = run
+    return h
 
 
 _HALF_OPS = {}
 
 
-def _half_op(op):
-    """``op`` for float16 inputs: the same row with kernels that compute in float32 and store
-    float16 (Numba has no float16; torch's CPU kernels compute float16 in float32 too).  Built
-    once per op; the tape records it, so backward runs the float32 rules as well."""
-    h = _HALF_OPS.get(op)
+def _half_op(op, device):
+    """``op`` for float16 inputs on ``device`` (a name): the same row with kernels that compute
+    in float32 and store float16 (Numba has no float16; torch's CPU kernels compute float16 in
+    float32 too).  Built once per (op, device); the tape records it, so backward runs the
+    float32 rules as well."""
+    h = _HALF_OPS.get((op, device))
     if h is None:
         h = copy.copy(op)
-        h.forward = _half_kernel(op.forward, op.name, True)
+        h.forward = _half_kernel(op.forward, op.name, True, device)
         h.backward = {
-            n: k if k is None else _half_kernel(k, op.name, False) for n, k in op.backward.items()
+            n: k if k is None else _half_kernel(k, op.name, False, device)
+            for n, k in op.backward.items()
         }
         h.rules = tuple(h.backward.get(n, _MISSING) for n in op.inputs)
         h._save_plan = {}
-        _HALF_OPS[op] = h
+        _HALF_OPS[(op, device)] = h
     return h
 
 
@@ -180,16 +203,21 @@ def apply(op, args, attrs=None, view=False):
     need_any = False
     first_dt = None
     mixed = False
+    device = CPU  # ops without tensor inputs (none today) run on the CPU
     for a in args:
-        if isinstance(a, Tensor):
+        if isinstance(a, TensorBase):
             d = a._data
             arrays.append(d)
             if a._rg:
                 need_any = True
             if first_dt is None:
                 first_dt = d.dtype
-            elif d.dtype != first_dt:
-                mixed = True
+                device = a._device
+            else:
+                if d.dtype != first_dt:
+                    mixed = True
+                if a._device is not device:
+                    raise _device_error(op, args)
         else:
             arrays.append(a)
             if a is not None:
@@ -197,21 +225,32 @@ def apply(op, args, attrs=None, view=False):
     promote = op.promote
     half = first_dt is _F16
     if promote is not None and (mixed or (promote in _TO_FLOAT and first_dt.kind != "f")):
-        arrays, half = _promote(op, args, arrays)
+        arrays, half = _promote(op, args, arrays, device)
     elif mixed and not half:
-        half = any(type(a) is np.ndarray and a.dtype == _F16 for a in arrays)
+        half = any(getattr(a, "dtype", None) == _F16 for a in arrays if a is not None)
+    kind = device.type
     if half and op.half == "float32":
-        op = _HALF_OPS.get(op) or _half_op(op)
+        op = _HALF_OPS.get((op, kind)) or _half_op(op, kind)
     fwd = op.forward
-    kern = fwd.impls.get("cpu") or fwd.on("cpu", op.name)
+    kern = fwd.impls.get(kind) or fwd.on(kind, op.name)
     try:
         if op.plain_forward:
+            call = arrays
             result = kern(*arrays)
         else:
             scope = dict(zip(op.inputs, arrays))
             if attrs:
                 scope.update(attrs)
-            result = kern(*[scope[n] for n in fwd.args])
+            if fwd.plan is not None:
+                # the plan reads shapes and attrs (cached by them); the kernel reads ``plan``
+                if len(arrays) == 1:  # most planned ops (reductions, softmax) take one input
+                    scope[op.shape_keys[0]] = getattr(arrays[0], "shape", ())
+                else:
+                    for key, a in zip(op.shape_keys, arrays):
+                        scope[key] = getattr(a, "shape", ())
+                scope["plan"] = fwd.plan_for(scope)
+            call = [scope[n] for n in fwd.args]
+            result = kern(*call)
     except ValueError as e:
         if "broadcast" in str(e):
             raise RuntimeError(
@@ -229,13 +268,13 @@ def apply(op, args, attrs=None, view=False):
         out_arr, extras = result[0], result[1:]
     else:
         out_arr, extras = result, ()
-    if type(out_arr) is not np.ndarray:
-        out_arr = np.asarray(out_arr)
-    out = _wrap(out_arr)
+    if type(out_arr) is not np.ndarray:  # a number from a kernel; numpy's arrays pass as they are
+        out_arr = device.arrays.asarray(out_arr)
+    out = _wrap(out_arr, device)
     # a result is a view only when it really shares memory: numpy's reshape of a strided array
     # copies, and marking a copy as a view would let an in-place op on it rewrite the base's
     # history (a wrong gradient)
-    if view and np.may_share_memory(out_arr, arrays[0]):
+    if view and device.arrays.shares_memory(out_arr, arrays[0]):
         src = args[0]
         out._version = src._version
         if src._base is None:
@@ -245,118 +284,43 @@ def apply(op, args, attrs=None, view=False):
             out._base = src._base
             out._viewfn = src._viewfn + ((op, attrs),)
     if need_any and op.differentiable and GRAD_MODE.enabled:
-        _record(op, args, arrays, attrs, out, out_arr, extras)
+        record(op, op.rules, args, arrays, attrs, out, out_arr, extras, device)
     if extras:
-        outs = [_wrap(np.asarray(e)) for e in extras]
+        outs = [_wrap(device.arrays.asarray(e), device) for e in extras]
         node = out._node
         if node is not None and node.saved:
             # an extra output that backward reads (max's indices) is the user's tensor too:
             # version-check it like a saved input, so an in-place change raises as in torch
             for name, t in zip(op.outputs[1:], outs):
                 if node.saved.get(name) is t._data:
-                    node.versions.append((name, t._version, 0))
+                    keep(node, name, t._data, t)
+        if CAPTURE.active:
+            capture_op(op, fwd, args, call, attrs, (out, *outs), arrays)
         return (out, *outs)
+    if CAPTURE.active:
+        capture_op(op, fwd, args, call, attrs, (out,), arrays)
     return out
-
-
-def _record(op, args, arrays, attrs, out, out_arr, extras):
-    rules = op.rules
-    if len(args) == 1:  # unrolled: most ops have one tensor input
-        a = args[0]
-        rule = rules[0]
-        if rule is None:
-            return
-        if rule is _MISSING:
-            raise missing_rule_error(op, op.inputs[0])
-        prev = a._node
-        parents = (a if prev is None else prev,)
-        needs = (True,)
-        shapes = (arrays[0].shape,)
-        dtypes = (a._data.dtype,)
-    elif len(args) == 2:  # unrolled: binary elementwise ops and linear without bias dominate
-        a, b = args
-        ra, rb = rules
-        na = ra is not None and isinstance(a, Tensor) and a._rg
-        nb = rb is not None and isinstance(b, Tensor) and b._rg
-        if not (na or nb):
-            return
-        if (na and ra is _MISSING) or (nb and rb is _MISSING):
-            raise missing_rule_error(op, op.inputs[0 if na and ra is _MISSING else 1])
-        pa = (a if a._node is None else a._node) if na else None
-        pb = (b if b._node is None else b._node) if nb else None
-        parents = (pa, pb)
-        needs = (na, nb)
-        xa, xb = arrays
-        shapes = (
-            xa.shape if type(xa) is np.ndarray else (),
-            xb.shape if type(xb) is np.ndarray else (),
-        )
-        dtypes = (
-            a._data.dtype if isinstance(a, Tensor) else None,
-            b._data.dtype if isinstance(b, Tensor) else None,
-        )
-    else:
-        parents = []
-        needs = []
-        any_need = False
-        for a, rule in zip(args, rules):
-            if rule is not None and isinstance(a, Tensor) and a._rg:
-                if rule is _MISSING:
-                    raise missing_rule_error(op, op.inputs[len(parents)])
-                prev = a._node
-                parents.append(a if prev is None else prev)
-                needs.append(True)
-                any_need = True
-            else:
-                parents.append(None)
-                needs.append(False)
-        if not any_need:
-            return
-        parents = tuple(parents)
-        needs = tuple(needs)
-        shapes = tuple([x.shape if type(x) is np.ndarray else () for x in arrays])
-        dtypes = tuple([a._data.dtype if isinstance(a, Tensor) else None for a in args])
-    node = Node(op, parents, needs, attrs, shapes, dtypes)
-    plan = op._save_plan.get(needs)
-    if plan is None:
-        plan = op.save_plan(needs)
-    if plan:
-        saved = {}
-        versions = []
-        index_of = op.index_of
-        for name in plan:
-            idx = index_of.get(name)
-            if idx is not None:
-                saved[name] = arrays[idx]
-                a = args[idx]
-                if isinstance(a, Tensor):
-                    versions.append((name, a._version, a._version[0]))
-            elif name == op.outputs[0]:
-                saved[name] = out_arr
-                versions.append((name, out._version, out._version[0]))
-            else:
-                saved[name] = extras[op.outputs.index(name) - 1]
-        node.saved = saved
-        node.versions = versions
-    out._node = node
-    out._rg = True
 
 
 def apply_variadic(op, tensors, attrs):
     """Run an op whose inputs are a list (cat, stack)."""
     arrays = []
     for t in tensors:
-        if not isinstance(t, Tensor):
+        if not isinstance(t, TensorBase):
             raise TypeError(f"{op.name}: expected a sequence of tensors, got {type(t).__name__}")
         arrays.append(t._data)
     if not arrays:
         raise ValueError(f"{op.name}: expected a non-empty sequence of tensors")
+    device = tensors[0]._device
+    for t in tensors:
+        if t._device is not device:
+            raise _device_error(op, tensors)
     if len({a.dtype for a in arrays}) > 1:
         target = tensors[0].dtype
         for t in tensors[1:]:
             target = D.promote(target, t.dtype)
-        arrays = [a.astype(target.np) if a.dtype != target.np else a for a in arrays]
-    fwd = op.forward.on("cpu", op.name)
+        arrays = [device.arrays.cast(a, target.np) if a.dtype != target.np else a for a in arrays]
+    fwd = op.forward.on(device.type, op.name)
     try:
         out_arr = fwd(arrays, **attrs)
     except ValueError as e:
@@ -364,22 +328,14 @@ def apply_variadic(op, tensors, attrs):
         raise RuntimeError(
             f"{op.name}: cannot combine tensors of shapes {shapes} with {attrs}: {e}"
         ) from None
-    out = _wrap(out_arr)
+    out = _wrap(out_arr, device)
     if GRAD_MODE.enabled and any(t._rg for t in tensors):
-        parents = tuple((t._node if t._node is not None else t) if t._rg else None for t in tensors)
-        needs = tuple(t._rg for t in tensors)
-        attrs = dict(attrs)
-        attrs["xs_shapes"] = tuple(a.shape for a in arrays)
-        node = Node(
-            op,
-            parents,
-            needs,
-            attrs,
-            tuple(a.shape for a in arrays),
-            tuple(t._data.dtype for t in tensors),  # gradients go back in each input's dtype
-        )
-        node.saved = {}
-        node.versions = []
-        out._node = node
-        out._rg = True
+        # one rule for every input; gradients go back in each input's dtype
+        rec_attrs = {**attrs, "xs_shapes": tuple(a.shape for a in arrays)}
+        rules = op.rules * len(tensors)
+        record(op, rules, tuple(tensors), arrays, rec_attrs, out, out_arr, (), device)
+    if CAPTURE.active:
+        scope = {op.inputs[0]: tuple(arrays), **attrs}
+        call = [scope[n] for n in op.forward.args]
+        capture_op(op, op.forward, tensors, call, attrs, (out,), arrays)
     return out

@@ -1,7 +1,11 @@
-"""Public tensor functions (``numgrad.exp``, ``numgrad.sum`` ...) and the Tensor methods and
-operators that call them.  Each function validates its arguments, then runs one op from the
-table through :func:`numgrad.dispatch.apply`; composites (``var``, ``norm``, ``split``) are
-built from those ops, micrograd-style."""
+"""Public tensor functions (``numgrad.exp``, ``numgrad.sum`` ...).  Each validates its arguments,
+then runs one op from the table through :func:`numgrad.dispatch.apply`; composites (``var``,
+``norm``, ``split``) are built from those ops, micrograd-style.
+
+The Tensor methods and operators are these functions themselves, listed in the class body of
+:class:`numgrad.tensor.Tensor`; the in-place forms and the view history they rewrite are in
+:mod:`numgrad.inplace`.  This module sits below both: it knows tensors as
+:class:`~numgrad.storage.TensorBase` and makes them with ``_wrap``/``tensor_from``."""
 
 from __future__ import annotations
 
@@ -13,28 +17,32 @@ from collections import namedtuple
 import numpy as np
 
 from . import dtypes as D
+from .capture import CAPTURE, capture_op
 from .dispatch import _describe, apply, apply_variadic, result_type
-from .grad_mode import GRAD_MODE
+from .grad_mode import GRAD_MODE, no_grad
+from .ops.linalg import check_matmul
 from .ops.reduce import normalize_dims
 from .ops.registry import OPS
 from .ops.shape import _is_basic
-from .tensor import Tensor, _norm_dim, _wrap
+from .ops.transfer import transfer as _transfer
+from .storage import TensorBase, _norm_dim, _wrap, tensor_from
+from .tape import keep, record
 
 _NUM = (int, float, bool, np.number, np.bool_)
 
 
 def _t(x, name="input"):
-    if isinstance(x, Tensor):
+    if isinstance(x, TensorBase):
         return x
     if isinstance(x, _NUM):
         return x
     if isinstance(x, (list, tuple, np.ndarray)):
-        return Tensor(x)
+        return tensor_from(x)
     raise TypeError(f"{name}: expected a tensor or a number, got {type(x).__name__}")
 
 
 def _need_tensor(x, fname):
-    if not isinstance(x, Tensor):
+    if not isinstance(x, TensorBase):
         raise TypeError(f"{fname}(): argument 'input' must be a Tensor, not {type(x).__name__}")
     return x
 
@@ -53,7 +61,7 @@ _BOOL = np.dtype(np.bool_)
 
 
 def _is_bool(v):
-    if isinstance(v, Tensor):
+    if isinstance(v, TensorBase):
         return v._data.dtype is _BOOL
     return v.__class__ is bool or v.__class__ is np.bool_
 
@@ -92,10 +100,10 @@ subtract = sub
 
 
 def pow(x, y):  # noqa: A001  (torch's name)
-    if type(y) is bool and isinstance(x, Tensor) and x._data.dtype == np.bool_:
+    if type(y) is bool and isinstance(x, TensorBase) and x._data.dtype == np.bool_:
         # torch: a bool tensor to a python bool power stays bool (x ** False is all True)
-        return clone(x) if y else _wrap(np.ones(x._data.shape, np.bool_))
-    if type(y) is int and isinstance(x, Tensor) and x._data.dtype.kind in "biu":
+        return clone(x) if y else _wrap(np.ones(x._data.shape, np.bool_), x._device)
+    if type(y) is int and isinstance(x, TensorBase) and x._data.dtype.kind in "biu":
         # torch checks an integer exponent against the integer tensor's type: a negative one
         # would need a fraction, a too-large one would wrap
         if y < 0:
@@ -114,7 +122,7 @@ def _check_int_divisor(x, y, fname):
     dt = result_type((x, y)).np
     if dt.kind not in "iu":
         return
-    if isinstance(y, Tensor):
+    if isinstance(y, TensorBase):
         zero = not y._data.astype(dt, copy=False).all()
     else:
         zero = D.scalar_as(y, dt) == 0
@@ -152,7 +160,7 @@ def minimum(x, y):
 
 
 def square(x):
-    if isinstance(x, Tensor) and x._data.dtype == np.bool_:
+    if isinstance(x, TensorBase) and x._data.dtype == np.bool_:
         return pow(x, 2)  # torch: int64, where bool * bool would stay bool
     return mul(x, x)
 
@@ -172,6 +180,28 @@ less, less_equal, greater, greater_equal, not_equal = lt, le, gt, ge, ne
 
 def logical_not(x):
     return apply(OPS["logical_not"], (_need_tensor(x, "logical_not").bool(),))
+
+
+# ``~ & | ^`` work on the arrays directly (integer and bool tensors; no gradient, no op row)
+
+
+def bitwise_not(x):
+    """``~x``: logical not of a bool tensor, bitwise not of an integer one."""
+    if x._data.dtype == np.bool_:
+        return logical_not(x)
+    return _wrap(~x._data, x._device)
+
+
+def bitwise_and(x, y):
+    return _wrap(x._data & _index(y), x._device)
+
+
+def bitwise_or(x, y):
+    return _wrap(x._data | _index(y), x._device)
+
+
+def bitwise_xor(x, y):
+    return _wrap(x._data ^ _index(y), x._device)
 
 
 def _unary(name):
@@ -218,7 +248,8 @@ def all(x, dim=None, keepdim=False):  # noqa: A001
     x = _need_tensor(x, "all")
     axes = normalize_dims(dim, x.ndim)
     out = np.all(x._data, axis=axes, keepdims=keepdim)
-    return _wrap(out.astype(np.uint8) if x._data.dtype == np.uint8 else out)  # torch: uint8 stays
+    out = out.astype(np.uint8) if x._data.dtype == np.uint8 else out  # torch: uint8 stays
+    return _wrap(np.asarray(out), x._device)
 
 
 def any(x, dim=None, keepdim=False):  # noqa: A001
@@ -226,7 +257,8 @@ def any(x, dim=None, keepdim=False):  # noqa: A001
     x = _need_tensor(x, "any")
     axes = normalize_dims(dim, x.ndim)
     out = np.any(x._data, axis=axes, keepdims=keepdim)
-    return _wrap(out.astype(np.uint8) if x._data.dtype == np.uint8 else out)  # torch: uint8 stays
+    out = out.astype(np.uint8) if x._data.dtype == np.uint8 else out  # torch: uint8 stays
+    return _wrap(np.asarray(out), x._device)
 
 
 def rsqrt(x):
@@ -237,7 +269,7 @@ def where(condition, x=None, y=None):
     """Elements of ``x`` where ``condition`` holds, else of ``y`` (gradients flow to both)."""
     cond = _need_tensor(condition, "where")
     if x is None and y is None:
-        return tuple(_wrap(i) for i in np.nonzero(cond._data))
+        return tuple(_wrap(i, cond._device) for i in np.nonzero(cond._data))
     if cond._data.dtype != np.bool_:
         raise TypeError(
             f"where expected condition to be a boolean tensor, but got a tensor with "
@@ -246,10 +278,10 @@ def where(condition, x=None, y=None):
     x, y = _t(x, "where"), _t(y, "where")
     dt = None
     for v in (x, y):
-        if isinstance(v, Tensor):
+        if isinstance(v, TensorBase):
             dt = v.dtype if dt is None else D.promote(dt, v.dtype)
     for v in (x, y):
-        if not isinstance(v, Tensor):
+        if not isinstance(v, TensorBase):
             dt = (
                 D.promote_scalar(dt, v)
                 if dt is not None
@@ -257,7 +289,7 @@ def where(condition, x=None, y=None):
             )
     args = []
     for v in (x, y):
-        if isinstance(v, Tensor):
+        if isinstance(v, TensorBase):
             args.append(v if v.dtype is dt else _cast(v, dt))
         else:
             args.append(D.scalar_as(v, dt.np))  # wraps into small int types, as torch
@@ -267,7 +299,7 @@ def where(condition, x=None, y=None):
 def masked_fill(x, mask, value):
     """``value`` where ``mask`` holds, else ``x``; the result keeps ``x``'s dtype (torch)."""
     x = _need_tensor(x, "masked_fill")
-    if isinstance(value, Tensor):
+    if isinstance(value, TensorBase):
         if value.dtype is not x.dtype:
             value = _cast(value, x.dtype)
     else:
@@ -293,12 +325,12 @@ def clamp(x, min=None, max=None):  # noqa: A002
     x = _need_tensor(x, "clamp")
     if min is None and max is None:
         raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
-    if isinstance(min, Tensor) or isinstance(max, Tensor):
+    if isinstance(min, TensorBase) or isinstance(max, TensorBase):
         # one op with torch's gradients (maximum/minimum would split ties); an absent bound is
         # the widest value of the result's type, so it never clips nor changes the promotion
         dt = x.dtype
         for b in (min, max):
-            if isinstance(b, Tensor):
+            if isinstance(b, TensorBase):
                 dt = D.promote(dt, b.dtype)
             elif isinstance(b, float):
                 dt = D.promote(dt, D.DEFAULT_FLOAT)
@@ -349,6 +381,19 @@ def clone(x):
     return apply(OPS["clone"], (_need_tensor(x, "clone"),))
 
 
+def _to_device(x, device):
+    """``x`` copied to ``device``; differentiable (the gradient is copied back), as torch's."""
+    op = OPS["to_device"]
+    arr = _transfer(x._data, x._device, device)
+    out = _wrap(arr, device)
+    attrs = {"source": x._device, "device": device}
+    if x._rg and GRAD_MODE.enabled:
+        record(op, op.rules, (x,), (x._data,), attrs, out, arr, (), device)
+    if CAPTURE.active:
+        capture_op(op, op.forward, (x,), (x._data, x._device, device), attrs, (out,))
+    return out
+
+
 # ---- reductions -------------------------------------------------------------------------------
 
 
@@ -380,13 +425,13 @@ MinMax = namedtuple("MinMax", ["values", "indices"])
 
 def _maxmin(x, dim, keepdim, sign, fname):
     x = _need_tensor(x, fname)
-    if isinstance(dim, Tensor):
+    if isinstance(dim, TensorBase):
         return (maximum if sign > 0 else minimum)(x, dim)
     if dim is None:
         return apply(OPS["max_all"], (x,), {"sign": sign})
     axis = _norm_dim(dim, x.ndim)
     if x.ndim == 0:
-        return MinMax(x.clone(), _wrap(np.zeros((), dtype=np.int64)))
+        return MinMax(x.clone(), _wrap(np.zeros((), dtype=np.int64), x._device))
     vals, idx = apply(OPS["max_dim"], (x,), {"axis": axis, "keepdim": keepdim, "sign": sign})
     return MinMax(vals, idx)
 
@@ -417,8 +462,6 @@ def _argmaxmin(x, dim, keepdim, sign, fname):
     x = _need_tensor(x, fname)
     if x._data.dtype == np.bool_:
         raise RuntimeError(f"{fname}(): does not support bool input (shape {tuple(x.shape)})")
-    from .grad_mode import no_grad
-
     with no_grad():
         if dim is None:
             flat = x.reshape(-1)
@@ -489,8 +532,6 @@ def norm(x, p=2, dim=None, keepdim=False):
 
 def matmul(a, b):
     """torch.matmul semantics: 1-D dot, 2-D matrix product, batched with broadcasting."""
-    from .ops.linalg import check_matmul
-
     a, b = _need_tensor(a, "matmul"), _need_tensor(b, "matmul")
     check_matmul(tuple(a._data.shape), tuple(b._data.shape))
     if a._data.dtype != b._data.dtype:
@@ -690,10 +731,10 @@ def _index(idx):
     """Convert tensors inside an index to numpy arrays."""
     if isinstance(idx, tuple):
         return tuple(_index(i) for i in idx)
-    if isinstance(idx, Tensor):
+    if isinstance(idx, TensorBase):
         return idx._data
     if isinstance(idx, list):
-        arr = np.asarray([i._data if isinstance(i, Tensor) else i for i in idx])
+        arr = np.asarray([i._data if isinstance(i, TensorBase) else i for i in idx])
         if arr.size == 0 and arr.dtype.kind == "f":
             arr = arr.astype(np.int64)  # x[[]] selects nothing, as in torch (numpy: float64)
         if arr.dtype.kind not in "biu":
@@ -711,7 +752,7 @@ def _keep_index(node, idx):
     "modified by an inplace operation" error.  (A change through ``.data`` is not tracked, as
     in torch; the backward kernels re-check bounds for it.)  Runs only when the op recorded.
     """
-    if isinstance(idx, Tensor):  # the common case: one index tensor
+    if isinstance(idx, TensorBase):  # the common case: one index tensor
         _watch_index(node, ((idx, "index tensor"),))
         return
     if type(idx) is np.ndarray:
@@ -719,7 +760,7 @@ def _keep_index(node, idx):
         return
     if not isinstance(idx, tuple):
         return  # a list became a fresh array in _index; ints and slices hold no data
-    tensors = [i for i in idx if isinstance(i, Tensor)]
+    tensors = [i for i in idx if isinstance(i, TensorBase)]
     arrays = {id(i) for i in idx if type(i) is np.ndarray}
     if arrays:
         index = node.attrs["index"]  # a tuple, possibly without the ints (_split_int_advanced)
@@ -731,13 +772,8 @@ def _keep_index(node, idx):
 
 def _watch_index(node, named):
     # not "index": saved names enter the kernels' scope (attrs win there, but keep it clear)
-    saved = {} if node.saved is None else node.saved
-    versions = [] if node.versions is None else node.versions
     for t, name in named:
-        saved[name] = t._data
-        versions.append((name, t._version, t._version[0]))
-    node.saved = saved
-    node.versions = versions
+        keep(node, name, t._data, t)
 
 
 def _split_int_advanced(index):
@@ -780,26 +816,6 @@ def getitem(x, idx):
     if out._node is not None:
         _keep_index(out._node, idx)
     return out
-
-
-def setitem(x, idx, value):
-    index = _index(idx)
-    if GRAD_MODE.enabled and (x._rg or (isinstance(value, Tensor) and value._rg)):
-        x._check_inplace("__setitem__")
-        v = value if isinstance(value, Tensor) else Tensor(np.asarray(value, dtype=x._data.dtype))
-        if v.dtype != x.dtype:
-            v = _cast(v, x.dtype)
-        result = apply(OPS["setitem"], (x, v), {"index": index})
-        if result._node is not None:
-            _keep_index(result._node, idx)
-        _rebase(x, result)
-        return
-    arr = value._data if isinstance(value, Tensor) else value
-    try:
-        x._data[index] = arr
-    except (ValueError, IndexError) as e:
-        raise type(e)(f"{e} (assigning into a tensor of shape {tuple(x.shape)})") from None
-    x._bump()
 
 
 def split(x, split_size_or_sections, dim=0):
@@ -915,224 +931,6 @@ def logsumexp(x, dim, keepdim=False):
     if not np.isfinite(m._data).all():
         # torch shifts by 0 where the max is infinite: a row of -inf (fully masked attention)
         # gives -inf, and one holding +inf gives +inf, where x - m would be inf - inf = NaN
-        m = Tensor(np.where(np.isinf(m._data), m._data.dtype.type(0), m._data))
+        m = tensor_from(np.where(np.isinf(m._data), m._data.dtype.type(0), m._data))
     out = log(sum(exp(x - m), dim=dim, keepdim=True)) + m
     return out if keepdim else squeeze(out, dim)
-
-
-# ---- in-place ---------------------------------------------------------------------------------
-
-_CAT = {"b": 0, "u": 1, "i": 1, "f": 2}
-
-
-def _view_region(base, chain):
-    """Flat indices of ``base`` that the view ``chain`` covers, shaped like the view."""
-    r = np.arange(base._data.size).reshape(base._data.shape)
-    for op, attrs in chain:
-        scope = {"x": r, **(attrs or {})}
-        r = op.forward.on("cpu", op.name)(*[scope[n] for n in op.forward.args])
-    return r
-
-
-def _rebase(x, result):
-    """Make ``x`` hold ``result``'s values and history (an in-place op on a graph tensor).
-
-    If ``x`` is a view, its base's history is rewritten too: the base becomes
-    ``view_scatter(old_base, result)`` and ``x`` a view of that, as torch's CopySlices does.
-    """
-    node = result._node
-    if node is not None and node.saved:
-        for k, v in list(node.saved.items()):
-            if v is x._data:
-                node.saved[k] = v.copy()  # keep the pre-mutation value backward needs
-                node.versions = [e for e in node.versions if e[0] != k]
-    np.copyto(x._data, result._data, casting="unsafe")
-    base = x._base
-    if node is not None and base is not None and GRAD_MODE.enabled:
-        region = _view_region(base, x._viewfn)
-        new_base = apply(OPS["view_scatter"], (base, result), {"region": region})
-        base._node = new_base._node
-        base._rg = True
-        v = new_base
-        for op, attrs in x._viewfn:
-            v = apply(op, (v,), attrs)
-        x._node = v._node
-        x._rg = True
-    elif node is not None:
-        x._node = node
-        x._rg = True
-    x._bump()
-
-
-def _inplace(x, name, other):
-    x._check_inplace(name + "_")
-    res = _BIN[name](x, other)
-    if _CAT[res._data.dtype.kind] > _CAT[x._data.dtype.kind]:
-        raise RuntimeError(
-            f"{name}_: result type {res.dtype.name} can't be cast to the desired output type "
-            f"{x.dtype.name} ({_describe((x, other))})"
-        )
-    if tuple(res._data.shape) != tuple(x._data.shape):
-        raise RuntimeError(
-            f"{name}_: output with shape {tuple(x._data.shape)} doesn't match the broadcast "
-            f"shape {tuple(res._data.shape)}"
-        )
-    _rebase(x, res)
-    return x
-
-
-_BIN = {
-    "add": add,
-    "sub": sub,
-    "mul": mul,
-    "div": div,
-    "pow": pow,
-    # copy_ replaces x's values and history with src's (x * 0 + src would turn inf into NaN)
-    "copy": lambda x, src: expand(src, *x.shape),
-}
-
-
-# ---- Tensor methods and operators -------------------------------------------------------------
-
-
-def _rev(fn):
-    return lambda self, other: fn(other, self)
-
-
-def _attach():
-    T = Tensor
-    T.__add__ = add
-    T.__radd__ = _rev(add)
-    T.__sub__ = sub
-    T.__rsub__ = _rev(sub)
-    T.__mul__ = mul
-    T.__rmul__ = _rev(mul)
-    T.__truediv__ = div
-    T.__rtruediv__ = _rev(div)
-    T.__pow__ = pow
-    T.__rpow__ = _rev(pow)
-    T.__floordiv__ = floor_divide
-    T.__rfloordiv__ = _rev(floor_divide)
-    T.__mod__ = remainder
-    T.__rmod__ = _rev(remainder)
-    T.__matmul__ = matmul
-    T.__rmatmul__ = _rev(matmul)
-    T.__neg__ = neg
-    T.__pos__ = lambda self: self
-    T.__abs__ = abs
-    T.__lt__, T.__le__, T.__gt__, T.__ge__ = lt, le, gt, ge
-    T.__eq__, T.__ne__ = eq, ne
-    T.__getitem__ = getitem
-    T.__setitem__ = setitem
-    T.__iadd__ = lambda self, o: _inplace(self, "add", o)
-    T.__isub__ = lambda self, o: _inplace(self, "sub", o)
-    T.__imul__ = lambda self, o: _inplace(self, "mul", o)
-    T.__itruediv__ = lambda self, o: _inplace(self, "div", o)
-    T.__invert__ = lambda self: (
-        logical_not(self) if self._data.dtype == np.bool_ else _wrap(~self._data)
-    )
-    T.__and__ = lambda self, o: _wrap(self._data & _index(o))
-    T.__or__ = lambda self, o: _wrap(self._data | _index(o))
-    T.__xor__ = lambda self, o: _wrap(self._data ^ _index(o))
-    for name in ("add", "sub", "mul", "div", "pow"):
-        setattr(T, name + "_", (lambda n: lambda self, o: _inplace(self, n, o))(name))
-    methods = dict(
-        add=add,
-        sub=sub,
-        mul=mul,
-        div=div,
-        true_divide=div,
-        pow=pow,
-        floor_divide=floor_divide,
-        remainder=remainder,
-        neg=neg,
-        maximum=maximum,
-        minimum=minimum,
-        square=square,
-        lt=lt,
-        le=le,
-        gt=gt,
-        ge=ge,
-        eq=eq,
-        ne=ne,
-        logical_not=logical_not,
-        exp=exp,
-        log=log,
-        sqrt=sqrt,
-        rsqrt=rsqrt,
-        abs=abs,
-        tanh=tanh,
-        sigmoid=sigmoid,
-        relu=relu,
-        sign=sign,
-        round=round,
-        floor=floor,
-        ceil=ceil,
-        trunc=trunc,
-        all=all,
-        any=any,
-        clamp=clamp,
-        clip=clamp,
-        clamp_min=clamp_min,
-        clamp_max=clamp_max,
-        masked_fill=masked_fill,
-        clone=clone,
-        sum=sum,
-        mean=mean,
-        max=max,
-        min=min,
-        amax=amax,
-        amin=amin,
-        argmax=argmax,
-        argmin=argmin,
-        var=var,
-        std=std,
-        norm=norm,
-        matmul=matmul,
-        mm=mm,
-        bmm=bmm,
-        dot=dot,
-        mv=mv,
-        outer=outer,
-        reshape=reshape,
-        view=view,
-        flatten=flatten,
-        unflatten=unflatten,
-        squeeze=squeeze,
-        unsqueeze=unsqueeze,
-        permute=permute,
-        transpose=transpose,
-        swapaxes=transpose,
-        t=t,
-        expand=expand,
-        split=split,
-        chunk=chunk,
-        unbind=unbind,
-        softmax=softmax,
-        log_softmax=log_softmax,
-        logsumexp=logsumexp,
-    )
-    for k, v in methods.items():
-        setattr(T, k, v)
-    T.T = property(lambda self: permute(self, *reversed(range(self.ndim))))
-    T.mT = property(lambda self: transpose(self, -2, -1))
-    T.view_as = lambda self, o: reshape(self, tuple(o.shape))
-    T.reshape_as = T.view_as
-    T.expand_as = lambda self, o: expand(self, *o.shape)
-    T.type_as = lambda self, o: self.to(o.dtype)
-    T.masked_fill_ = lambda self, mask, value: _masked_fill_(self, mask, value)
-    T.clamp_ = lambda self, min=None, max=None: _clamp_(self, min, max)  # noqa: A006
-
-
-def _masked_fill_(x, mask, value):
-    setitem(x, mask, value)
-    return x
-
-
-def _clamp_(x, lo, hi):
-    x._check_inplace("clamp_")
-    _rebase(x, clamp(x, lo, hi))
-    return x
-
-
-_attach()

@@ -30,7 +30,7 @@ _UNSAFE_HINT = (
 )
 
 
-def _safe_rebuild(cls, arr, requires_grad):
+def _safe_rebuild(cls, arr, requires_grad, device=None):
     # _rebuild receives the class from the file: only the two tensor classes, holding a plain
     # (non-object) numpy array, may be built
     if cls not in (Tensor, Parameter):
@@ -42,7 +42,11 @@ def _safe_rebuild(cls, arr, requires_grad):
             f"Weights only load failed: tensor data must be a numpy array of numbers, got "
             f"{type(arr).__name__}{' of objects' if isinstance(arr, np.ndarray) else ''}"
         )
-    return _rebuild(cls, arr, bool(requires_grad))
+    if device is not None and type(device) is not str:
+        raise pickle.UnpicklingError(
+            f"Weights only load failed: a tensor's device must be a string, got {device!r}"
+        )
+    return _rebuild(cls, arr, bool(requires_grad), device)
 
 
 def _safe_dtype(*args):
@@ -85,7 +89,8 @@ def _allowed_globals():
         ("numgrad.tensor", "_rebuild"): _safe_rebuild,
         ("numgrad.tensor", "Tensor"): Tensor,
         ("numgrad.tensor", "Size"): Size,  # a shape kept in a checkpoint, as torch.Size
-        ("numgrad.tensor", "Device"): Device,
+        ("numgrad.tensor", "Device"): Device,  # where Device lived before numgrad.storage
+        ("numgrad.storage", "Device"): Device,
         ("numgrad.nn.parameter", "Parameter"): Parameter,
         ("numgrad.dtypes", "as_dtype"): as_dtype,
         ("collections", "OrderedDict"): collections.OrderedDict,

@@ -15,6 +15,16 @@ freed by reference counting like any Python object.
 After a backward without ``retain_graph=True`` each visited entry drops its saved arrays and
 parent links and is marked freed; a second backward through it raises.  Saved inputs carry the
 version of their tensor at save time; an in-place change before backward raises (as torch).
+
+:func:`record` is the only place a :class:`Node` is made: ``dispatch.apply``, variadic ops,
+custom ``Function``s, device copies and in-place/view rebasing all go through it.  The walk
+reaches gradient arrays only through their device's array API (``device.arrays``: accumulate,
+sum-to-shape, cast, copy, error state), never numpy directly.
+
+Beside it, the capture hook (:mod:`numgrad.capture`): inside ``with numgrad.autograd.trace()
+as t`` every op executed (recorded for gradients or not), every backward rule call, the
+engine's own array work and every optimizer update is appended to ``t``.  With no trace open
+anywhere the cost is one check of ``CAPTURE.active`` per op.
 """
 
 from __future__ import annotations
@@ -22,9 +32,9 @@ from __future__ import annotations
 import heapq
 import itertools
 
-import numpy as np
-
+from .capture import CAPTURE, capture_update, current_trace  # noqa: F401  (re-exported)
 from .ops.registry import _MISSING, missing_rule_error
+from .storage import TensorBase, _wrap
 
 _next_seq = itertools.count().__next__
 
@@ -44,11 +54,13 @@ class Node:
         "dtypes",
         "retained",
         "freed",
+        "device",
         "__weakref__",
     )
 
-    def __init__(self, op, parents, needs, attrs, shapes, dtypes):
+    def __init__(self, op, parents, needs, attrs, shapes, dtypes, device):
         self.op = op
+        self.device = device  # the Device the op ran on: backward runs its rules there
         self.seq = _next_seq()
         self.parents = parents
         self.needs = needs
@@ -91,21 +103,6 @@ def _version_error(node, name, arr, now, then):
     )
 
 
-def unbroadcast(g, shape):
-    """Sum ``g`` down to ``shape`` (the inverse of numpy broadcasting)."""
-    if g.shape == shape:
-        return g
-    extra = g.ndim - len(shape)
-    if extra > 0:
-        g = g.sum(axis=tuple(range(extra)))
-    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
-    if axes:
-        g = g.sum(axis=axes, keepdims=True)
-    if g.shape != shape:
-        g = np.broadcast_to(g, shape)
-    return g
-
-
 def _scope(node, grad):
     scope = {"grad": grad}
     if node.saved:
@@ -116,7 +113,7 @@ def _scope(node, grad):
     return scope
 
 
-def _input_grads(node, grad, device):
+def _input_grads(node, grad, device, trace=None):
     """Yield (index, parent, gradient) for each input of ``node`` that needs one."""
     op = node.op
     if node.versions:
@@ -126,7 +123,12 @@ def _input_grads(node, grad, device):
     scope = _scope(node, grad)
     if getattr(op, "variadic", False):
         rule = op.rules[0]
-        grads = rule.on(device, op.name)(*[scope[n] for n in rule.args])
+        if rule.plan is not None:
+            scope["plan"] = rule.plan_for(scope)
+        args = [scope[n] for n in rule.args]
+        grads = rule.on(device, op.name)(*args)
+        if trace is not None:
+            trace.call("backward", op, rule, args, grads, node.attrs, node.device, op.inputs[0])
         for i, (parent, g) in enumerate(zip(node.parents, grads)):
             if parent is not None and node.needs[i] and g is not None:
                 yield i, parent, g, rule.fresh
@@ -138,22 +140,40 @@ def _input_grads(node, grad, device):
         if rule is _MISSING:
             raise missing_rule_error(op, op.inputs[i])
         fn = rule.impls.get(device) or rule.on(device, op.name)
-        yield i, parent, fn(*[scope[n] for n in rule.args]), rule.fresh
+        if rule.plan is not None:  # shapes and attrs -> the rule's plan (cached by them)
+            scope["plan"] = rule.plan_for(scope)
+        args = [scope[n] for n in rule.args]
+        g = fn(*args)
+        if trace is not None:
+            trace.call("backward", op, rule, args, (g,), node.attrs, node.device, op.inputs[i])
+        yield i, parent, g, rule.fresh
 
 
-def _fix(g, shape, dtype):
-    if not isinstance(g, np.ndarray):
-        g = np.array(g, dtype=dtype)
+def _fix(g, shape, dtype, device, trace):
+    """A rule's result as its input's gradient: an array of the input's shape and dtype."""
+    api = device.arrays
+    if not isinstance(g, api.array_type):
+        g = api.asarray(g, dtype)
+        if trace is not None:
+            trace.array("asarray", (), (g,), {"dtype": dtype}, device)
     if g.shape != shape:
-        g = unbroadcast(g, shape)
+        g2 = api.sum_to_shape(g, shape)
+        if trace is not None:
+            trace.array("sum_to_shape", (g,), (g2,), {"shape": shape}, device)
+        g = g2
     if g.dtype != dtype:
-        g = g.astype(dtype)
+        g2 = api.cast(g, dtype)
+        if trace is not None:
+            trace.array("cast", (g,), (g2,), {"dtype": dtype}, device)
+        g = g2
     return g
 
 
 def run_backward(roots, root_grads, retain_graph=False, inputs=None):
-    # NaN/inf flow through backward like torch, without numpy's floating-point warnings
-    with np.errstate(all="ignore"):
+    if not roots:
+        return [None] * len(inputs) if inputs is not None else None
+    # NaN/inf flow through backward like torch, without floating-point warnings
+    with roots[0]._device.arrays.errstate():
         return _run_backward(roots, root_grads, retain_graph, inputs)
 
 
@@ -163,8 +183,7 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
     Without ``inputs`` the gradients of leaves land in ``leaf.grad``; otherwise the gradients
     of ``inputs`` (tensors, leaf or not) are returned in order and nothing else is written.
     """
-    from .tensor import _wrap
-
+    trace = current_trace() if CAPTURE.active else None
     pending = {}  # node -> gradient array accumulated so far
     heap = []
     captured = {}
@@ -174,23 +193,41 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
         for k, t in enumerate(inputs):
             wanted.setdefault(id(t._node) if t._node is not None else id(t), []).append(k)
 
+    def add(device, a, b):  # out of place: a pending gradient may alias another or the user's
+        c = device.arrays.add(a, b)
+        if trace is not None:
+            trace.array("add", (a, b), (c,), None, device)
+        return c
+
     def deliver_leaf(leaf, g, fresh):
+        api = leaf._device.arrays
         if wanted is not None:
             ks = wanted.get(id(leaf))
             if ks is not None:
-                captured[id(leaf)] = g if id(leaf) not in captured else captured[id(leaf)] + g
+                old = captured.get(id(leaf))
+                captured[id(leaf)] = g if old is None else add(leaf._device, old, g)
             return
         if leaf.grad is None:
             # a fresh kernel result is owned by nobody else; anything else may alias another
             # gradient or the user's array, so it is copied before it becomes .grad
-            leaf.grad = _wrap(g if fresh and g.flags.writeable else np.array(g, copy=True))
+            if not (fresh and api.writeable(g)):
+                g2 = api.copy(g)
+                if trace is not None:
+                    trace.array("copy", (g,), (g2,), None, leaf._device)
+                g = g2
+            leaf.grad = _wrap(g, leaf._device)
+            if trace is not None:
+                of = {"of": trace.slot(leaf._data, leaf)}
+                trace.array("set_grad", (g,), (), of, leaf._device)
         else:
             gd = leaf.grad._data
             if gd.shape != g.shape:
                 raise RuntimeError(
                     f"cannot accumulate gradient of shape {g.shape} into .grad of shape {gd.shape}"
                 )
-            np.add(gd, g, out=gd)
+            api.accumulate(gd, g)
+            if trace is not None:
+                trace.array("accumulate", (gd, g), (gd,), None, leaf._device)
 
     for root, g in zip(roots, root_grads):
         node = root._node
@@ -199,7 +236,7 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
                 deliver_leaf(root, g, False)
             continue
         if node in pending:
-            pending[node] = pending[node] + g
+            pending[node] = add(node.device, pending[node], g)
         else:
             pending[node] = g
             heapq.heappush(heap, (-node.seq, node))
@@ -214,19 +251,22 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
         if node.retained is not None:
             t = node.retained()
             if t is not None:
+                api = t._device.arrays
                 if t.grad is None:
-                    t.grad = _wrap(np.array(grad, copy=True))
+                    t.grad = _wrap(api.copy(grad), t._device)
                 else:
-                    t.grad = _wrap(t.grad._data + grad)
-        device = "cpu"
-        for i, parent, g, fresh in _input_grads(node, grad, device):
-            if type(g) is not np.ndarray or g.shape != node.shapes[i] or g.dtype != node.dtypes[i]:
-                g2 = _fix(g, node.shapes[i], node.dtypes[i])
+                    t.grad = _wrap(api.add(t.grad._data, grad), t._device)
+        device = node.device
+        array_type = device.arrays.array_type
+        for i, parent, g, fresh in _input_grads(node, grad, device.type, trace):
+            if type(g) is not array_type or g.shape != node.shapes[i] or g.dtype != node.dtypes[i]:
+                # the gradient lives on the input's device (a device copy's differs from its own)
+                g2 = _fix(g, node.shapes[i], node.dtypes[i], parent.device, trace)
                 fresh = fresh or g2 is not g
                 g = g2
             if type(parent) is Node:
                 if parent in pending:
-                    pending[parent] = pending[parent] + g
+                    pending[parent] = add(parent.device, pending[parent], g)
                 else:
                     pending[parent] = g
                     heapq.heappush(heap, (-parent.seq, parent))
@@ -243,6 +283,132 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
         for t in inputs:
             key = id(t._node) if t._node is not None else id(t)
             g = captured.get(key)
-            out.append(None if g is None else _wrap(np.array(g, copy=True)))
+            if g is not None:
+                g2 = t._device.arrays.copy(g)
+                if trace is not None:
+                    trace.array("copy", (g,), (g2,), None, t._device)
+                g = _wrap(g2, t._device)
+            out.append(g)
         return out
     return None
+
+
+# ---- recording ---------------------------------------------------------------------------------
+
+
+def record(op, rules, args, arrays, attrs, out, out_arr, extras, device):
+    """Record ``op`` applied to ``args`` (giving tensor ``out``) on the tape: the only place a
+    :class:`Node` is made.
+
+    ``rules`` is ``op.rules`` (one backward rule per input), or for a variadic op one rule
+    per argument; ``arrays`` the inputs' arrays as the kernel received them (after dtype
+    promotion); ``out_arr``/``extras`` the kernel's results; ``device`` the Device it ran on.
+    Nothing is recorded when no input that has a rule needs a gradient.  The caller checks
+    grad mode.
+    """
+    if len(args) == 1:  # unrolled: most ops have one tensor input
+        a = args[0]
+        rule = rules[0]
+        if rule is None:
+            return
+        if rule is _MISSING:
+            raise missing_rule_error(op, op.inputs[0])
+        prev = a._node
+        parents = (a if prev is None else prev,)
+        needs = (True,)
+        shapes = (arrays[0].shape,)
+        dtypes = (a._data.dtype,)
+    elif len(args) == 2:  # unrolled: binary elementwise ops and linear without bias dominate
+        a, b = args
+        ra, rb = rules
+        na = ra is not None and isinstance(a, TensorBase) and a._rg
+        nb = rb is not None and isinstance(b, TensorBase) and b._rg
+        if not (na or nb):
+            return
+        if (na and ra is _MISSING) or (nb and rb is _MISSING):
+            raise missing_rule_error(op, op.inputs[0 if na and ra is _MISSING else 1])
+        pa = (a if a._node is None else a._node) if na else None
+        pb = (b if b._node is None else b._node) if nb else None
+        parents = (pa, pb)
+        needs = (na, nb)
+        xa, xb = arrays
+        shapes = (getattr(xa, "shape", ()), getattr(xb, "shape", ()))
+        dtypes = (
+            a._data.dtype if isinstance(a, TensorBase) else None,
+            b._data.dtype if isinstance(b, TensorBase) else None,
+        )
+    else:
+        parents = []
+        needs = []
+        any_need = False
+        for a, rule in zip(args, rules):
+            if rule is not None and isinstance(a, TensorBase) and a._rg:
+                if rule is _MISSING:
+                    raise missing_rule_error(op, op.inputs[len(parents)])
+                prev = a._node
+                parents.append(a if prev is None else prev)
+                needs.append(True)
+                any_need = True
+            else:
+                parents.append(None)
+                needs.append(False)
+        if not any_need:
+            return
+        parents = tuple(parents)
+        needs = tuple(needs)
+        shapes = tuple([getattr(x, "shape", ()) for x in arrays])
+        dtypes = tuple([a._data.dtype if isinstance(a, TensorBase) else None for a in args])
+    node = Node(op, parents, needs, attrs, shapes, dtypes, device)
+    plan = op._save_plan.get(needs)
+    if plan is None:
+        plan = op.save_plan(needs)
+    if plan:
+        saved = {}
+        versions = []
+        index_of = op.index_of
+        for name in plan:
+            idx = index_of.get(name)
+            if idx is not None:
+                saved[name] = arrays[idx]
+                a = args[idx]
+                if isinstance(a, TensorBase):
+                    versions.append((name, a._version, a._version[0]))
+            elif name == op.outputs[0]:
+                saved[name] = out_arr
+                versions.append((name, out._version, out._version[0]))
+            else:
+                saved[name] = extras[op.outputs.index(name) - 1]
+        node.saved = saved
+        node.versions = versions
+    out._node = node
+    out._rg = True
+    return node
+
+
+def keep(node, name, arr, tensor):
+    """Save ``arr`` (``tensor``'s data) on an already recorded ``node`` under ``name``,
+    version-checked like a saved input: the indices a getitem's backward scatters through,
+    the arrays a custom Function saves, an extra output backward reads."""
+    if node.saved is None:
+        node.saved = {}
+    if node.versions is None:
+        node.versions = []
+    node.saved[name] = arr
+    node.versions.append((name, tensor._version, tensor._version[0]))
+
+
+def copy_saved(node, arr, device):
+    """Before ``arr`` is overwritten in place: ``node``'s saved copies of it become private
+    copies (backward needs the pre-mutation value), no longer version-checked."""
+    if not node.saved:
+        return
+    for name, v in list(node.saved.items()):
+        if v is arr:
+            node.saved[name] = device.arrays.copy(v)
+            node.versions = [e for e in node.versions if e[0] != name]
+
+
+def adopt(tensor, node):
+    """``tensor`` takes ``node`` as its history (an in-place op rebased it onto a new op)."""
+    tensor._node = node
+    tensor._rg = True

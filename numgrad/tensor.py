@@ -1,7 +1,11 @@
-"""The Tensor: a numpy array (on the CPU) plus autograd bookkeeping.
+"""The Tensor: every method and operator of ``numgrad.Tensor``, in one class body.
 
-Operators and math methods (``+``, ``exp``, ``sum`` ...) are attached by
-:mod:`numgrad.functional`, which routes every one of them through the op table.
+The class sits above the functions its methods are: the math methods and operators (``+``,
+``exp``, ``sum`` ...) are the public functions of :mod:`numgrad.functional` themselves, the
+in-place ones come from :mod:`numgrad.inplace`, ``backward`` from :mod:`numgrad.autograd`.
+Its slots are declared by :class:`numgrad.storage.TensorBase`, which is all the layers below
+(tape, dispatch, the functions) know of it; they make op results of this class through the
+hook ``storage.set_tensor_class``, called at the end of this module.
 """
 
 from __future__ import annotations
@@ -11,56 +15,25 @@ import weakref
 import numpy as np
 
 from . import dtypes as D
+from . import functional as F
+from . import inplace
+from .autograd.engine import backward as _backward
+from .capture import CAPTURE, capture
 from .grad_mode import GRAD_MODE
-
-
-class Device:
-    """A device name; compares equal to its string (``t.device == "cpu"``)."""
-
-    __slots__ = ("type", "index")
-
-    def __init__(self, spec="cpu"):
-        if isinstance(spec, Device):
-            self.type, self.index = spec.type, spec.index
-            return
-        s = str(spec)
-        kind, _, idx = s.partition(":")
-        if kind not in ("cpu", "cuda"):
-            raise RuntimeError(f"unknown device {spec!r}; expected 'cpu' or 'cuda'")
-        self.type = kind
-        self.index = int(idx) if idx else None
-
-    def __eq__(self, other):
-        try:
-            o = Device(other)
-        except (RuntimeError, ValueError):
-            return NotImplemented
-        return self.type == o.type and (self.index == o.index or None in (self.index, o.index))
-
-    def __hash__(self):
-        return hash(self.type)
-
-    def __str__(self):
-        return self.type if self.index is None else f"{self.type}:{self.index}"
-
-    def __repr__(self):
-        return f"device(type='{self.type}')"
-
-
-CPU = Device("cpu")
-
-
-def check_device(device):
-    """Resolve a device argument; CUDA raises until the CUDA backend exists."""
-    if device is None:
-        return CPU
-    d = Device(device)
-    if d.type == "cuda":
-        raise RuntimeError(
-            "numgrad's CUDA backend is not built yet: every op has a CUDA slot in the op table "
-            "but no CUDA kernels are registered, so tensors can only live on device 'cpu'"
-        )
-    return d
+from .ops.transfer import transfer as _transfer
+from .random import generator
+from .storage import (  # noqa: F401  (move_to_device: for nn.Module, as numgrad.tensor's)
+    CPU,
+    Device,
+    TensorBase,
+    _is_dtype_name,
+    _norm_dim,
+    _to_array,
+    _wrap,
+    check_device,
+    move_to_device,
+    set_tensor_class,
+)
 
 
 def parse_to_args(args, dtype=None, device=None):
@@ -68,133 +41,40 @@ def parse_to_args(args, dtype=None, device=None):
     for a in args:
         if isinstance(a, Tensor):
             dtype = a.dtype
-        elif isinstance(a, (str, Device)) and str(a).split(":")[0] in ("cpu", "cuda"):
-            device = a
+            device = a._device
+        elif isinstance(a, Device) or (isinstance(a, str) and not _is_dtype_name(a)):
+            device = a  # checked by check_device: an unknown name raises naming the devices
         else:
             dtype = a
     return dtype, device
 
 
-_PY_DTYPES = {bool: D.bool_, int: D.int64, float: D.DEFAULT_FLOAT}
-
-
-def _infer_dtype(data):
-    """torch's dtype for python data: python bools are bool, ints int64, floats float32; numpy
-    scalars, arrays and tensors keep theirs; a sequence promotes its elements' dtypes
-    (``[1, 2.5]`` float32, ``[True, 2]`` int64).  None for an empty sequence."""
-    d = _PY_DTYPES.get(type(data))
-    if d is not None:
-        return d
-    if isinstance(data, Tensor):
-        return data.dtype
-    if isinstance(data, (np.ndarray, np.generic)):
-        return D.from_np(data.dtype)
-    if isinstance(data, (list, tuple)):
-        kinds = set(map(type, data))
-        out = None
-        if kinds <= _PY_DTYPES.keys():  # the common case, a flat list of python numbers
-            for k in kinds:
-                out = _PY_DTYPES[k] if out is None else D.promote(out, _PY_DTYPES[k])
-            return out
-        for v in data:
-            d = _infer_dtype(v)
-            if d is not None:
-                out = d if out is None else D.promote(out, d)
-        return out
-    raise TypeError(
-        f"could not convert data of type {type(data).__name__} to a tensor: expected numbers, "
-        "booleans, sequences of them, numpy arrays or tensors"
-    )
-
-
-def _checked_cast(arr, src, dt):
-    """Cast python data built as ``arr`` (dtype ``src``) to ``dt``, refusing what torch refuses:
-    a value outside an integer type's range (c10::overflows; a float must also be finite)."""
-    npt = dt.np
-    if npt.kind in "iu" and arr.size and src.np.kind in "iuf":
-        info = np.iinfo(npt)
-        if src.np.kind == "f":  # truncates toward 0; max + 1 is exact in float64, max is not
-            bad = ~((arr >= info.min) & (arr < float(info.max + 1)))  # NaN is bad too
-        else:
-            bad = (arr > info.max) | (arr < (info.min if npt.kind == "i" else -info.max))
-        if bad.any():
-            v = arr[bad].reshape(-1)[0]
-            raise RuntimeError(
-                f"value cannot be converted to type {npt.name} without overflow: "
-                f"{v.item()!r} (data of dtype {src.name})"
-            )
-    with np.errstate(over="ignore"):  # float16/float32 overflow to inf, as in torch
-        return arr.astype(npt)
-
-
-def _to_array(data, dtype=None, copy=True):
-    """Convert user data to a numpy array with torch's dtype inference and overflow checks."""
-    if isinstance(data, Tensor):
-        arr = data._data
-        if dtype is not None:
-            return arr.astype(D.as_dtype(dtype).np, copy=True)
-        return arr.copy() if copy else arr
-    if isinstance(data, (np.ndarray, np.generic)) or not isinstance(
-        data, (bool, int, float, list, tuple)
-    ):
-        # numpy data keeps its dtype (as torch.tensor does); other array-likes go through numpy
-        try:
-            arr = np.asarray(data)
-        except (ValueError, TypeError) as e:
-            raise TypeError(
-                f"could not convert data of type {type(data).__name__} to a tensor: {e}"
-            ) from None
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(
-                f"could not convert data of type {type(data).__name__} (numpy dtype {arr.dtype}) "
-                "to a tensor: expected numbers or booleans"
-            )
-        if dtype is not None:
-            return np.array(arr, dtype=D.as_dtype(dtype).np, copy=True)
-        D.from_np(arr.dtype)
-        return np.array(arr, copy=True) if copy else arr
-    # python numbers and sequences: torch's inference, and no silent wrap-around
-    natural = _PY_DTYPES.get(type(data))
-    if natural is not None and dtype is None and -(2**63) <= data < 2**63:
-        return np.array(data, dtype=natural.np)  # a python number (its own dtype, in range)
-    natural = natural or _infer_dtype(data) or D.DEFAULT_FLOAT
-    # python floats are doubles: build in float64 so a later cast rounds once, as torch does
-    build = np.float64 if natural.is_floating_point else natural.np
-    try:
-        arr = np.asarray(data, dtype=build)
-    except OverflowError:
-        raise ValueError(
-            f"Overflow when unpacking long long: python integers in the data do not fit in "
-            f"int64 (the range of numgrad's integers is [{-(2**63)}, {2**63 - 1}])"
-        ) from None
-    except (ValueError, TypeError) as e:
-        raise TypeError(
-            f"could not convert data of type {type(data).__name__} to a tensor: {e}"
-        ) from None
-    target = natural if dtype is None else D.as_dtype(dtype)
-    if arr.dtype != target.np:
-        arr = _checked_cast(arr, D.from_np(arr.dtype), target)
-    return arr
-
-
-class Tensor:
+class Tensor(TensorBase):
     """An n-dimensional array that records operations for automatic differentiation.
 
     Mirrors ``torch.Tensor``: ``shape``, ``dtype``, ``device``, ``grad``, ``requires_grad``,
-    ``backward()``, and the math methods and operators listed in the README.
+    ``backward()``, and the math methods and operators listed in the README.  The slots (the
+    array, its device, the autograd bookkeeping) are declared by ``TensorBase``.
     """
 
-    # _base/_viewfn: for views, the tensor viewed and the chain of (op, attrs) producing the
-    # view, so an in-place op on the view can rewrite the base's history (torch's CopySlices)
-    __slots__ = ("_data", "_rg", "grad", "_node", "_version", "_base", "_viewfn", "__weakref__")
+    __slots__ = ()
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
     def __init__(self, data, dtype=None, device=None, requires_grad=False):
-        check_device(device)
-        self._init(_to_array(data, dtype), requires_grad)
+        dev = check_device(device)
+        if isinstance(data, Tensor):
+            if device is None:
+                dev = data._device
+            arr = _to_array(data, dtype)  # a new array on data's device
+            if data._device is not dev:
+                arr = _transfer(arr, data._device, dev)
+        else:
+            arr = dev.arrays.from_host(_to_array(data, dtype))
+        self._init(arr, requires_grad, dev)
 
-    def _init(self, arr, requires_grad):
+    def _init(self, arr, requires_grad, device=None):
         self._data = arr
+        self._device = CPU if device is None else device
         self._rg = False
         self.grad = None
         self._node = None
@@ -232,11 +112,11 @@ class Tensor:
 
     @property
     def device(self):
-        return CPU
+        return self._device
 
     @property
     def is_cuda(self):
-        return False
+        return self._device.type == "cuda"
 
     def element_size(self):
         return self._data.itemsize
@@ -297,9 +177,7 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (see ``numgrad.autograd``)."""
-        from .autograd import backward
-
-        backward(
+        _backward(
             [self],
             None if gradient is None else [gradient],
             retain_graph=retain_graph,
@@ -311,12 +189,15 @@ class Tensor:
     @property
     def data(self):
         """The same storage, detached from the graph and from version tracking (as torch)."""
-        return _wrap(self._data)
+        return _wrap(self._data, self._device)
 
     @data.setter
     def data(self, value):
-        arr = value._data if isinstance(value, Tensor) else np.asarray(value)
-        self._data = arr
+        if isinstance(value, Tensor):
+            self._data = value._data
+            self._device = value._device
+        else:
+            self._data = self._device.arrays.from_host(np.asarray(value))
 
     def item(self):
         if self._data.size != 1:
@@ -367,8 +248,12 @@ class Tensor:
     __hash__ = object.__hash__
 
     def __reduce__(self):
-        # pickling keeps values, dtype and requires_grad; the graph and .grad are not saved
-        return (_rebuild, (type(self), self._data.copy(), self._rg))
+        # pickling keeps values, dtype, requires_grad and the device; the graph and .grad are
+        # not saved (a CPU tensor pickles as it always did)
+        host = self._device.arrays.to_host(self._data)
+        if self._device is CPU:
+            return (_rebuild, (type(self), host.copy(), self._rg))
+        return (_rebuild, (type(self), np.array(host, copy=True), self._rg, str(self._device)))
 
     def __repr__(self):
         body = np.array2string(self._data, separator=", ", precision=4, prefix="tensor(")
@@ -383,7 +268,7 @@ class Tensor:
 
     # ---- detaching, copying, conversion ----------------------------------------------------
     def detach(self):
-        t = _wrap(self._data)
+        t = _wrap(self._data, self._device)
         t._version = self._version
         return t
 
@@ -395,19 +280,20 @@ class Tensor:
 
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
         dtype, device = parse_to_args(args, dtype, device)
-        check_device(device)
+        dev = self._device if device is None else check_device(device)
+        out = self
         if dtype is not None:
             dt = D.as_dtype(dtype)
             if dt.np != self._data.dtype:
-                from .functional import _cast
-
-                return _cast(self, dt)
-        if copy:
+                out = F._cast(self, dt)
+        if dev is not self._device:
+            return F._to_device(out, dev)
+        if copy and out is self:
             return self.clone()
-        return self
+        return out
 
     def cpu(self):
-        return self
+        return self if self._device is CPU else F._to_device(self, CPU)
 
     def cuda(self, device=None):
         return self.to("cuda")
@@ -458,14 +344,19 @@ class Tensor:
 
     def zero_(self):
         self._check_inplace("zero_")
-        self._data[...] = 0
+        self._device.arrays.fill(self._data, 0)
         self._bump()
+        if CAPTURE.active:
+            capture("inplace", "zero_", (), (self,))
         return self
 
     def fill_(self, value):
         self._check_inplace("fill_")
-        self._data[...] = value.item() if isinstance(value, Tensor) else value
+        value = value.item() if isinstance(value, Tensor) else value
+        self._device.arrays.fill(self._data, value)
         self._bump()
+        if CAPTURE.active:
+            capture("inplace", "fill_", (), (self,), {"value": value})
         return self
 
     def copy_(self, src):
@@ -481,12 +372,17 @@ class Tensor:
                 f"copy_: source shape {tuple(arr.shape)} cannot be broadcast to destination "
                 f"shape {tuple(self._data.shape)}"
             ) from None
+        if isinstance(src, Tensor) and src._device is not self._device:
+            src = src.to(self._device)  # copy_ crosses devices, as torch's does
+            arr = src._data
         if GRAD_MODE.enabled and isinstance(src, Tensor) and src._rg:
-            from .functional import _inplace
-
-            return _inplace(self, "copy", src)
-        np.copyto(self._data, arr, casting="unsafe")
+            return inplace.binary_inplace(self, "copy", src)
+        if not isinstance(src, Tensor):
+            arr = self._device.arrays.from_host(arr)
+        self._device.arrays.assign(self._data, arr)
         self._bump()
+        if CAPTURE.active:
+            capture("inplace", "copy_", (src if isinstance(src, Tensor) else arr,), (self,))
         return self
 
     def _check_random_fill(self, fname):
@@ -497,8 +393,6 @@ class Tensor:
             )
 
     def uniform_(self, a=0.0, b=1.0):
-        from .random import generator
-
         self._check_random_fill("uniform_")
         # torch's checks: finite bounds in the tensor's range, from <= to (numpy would
         # silently fill with inf/NaN or swap the bounds)
@@ -513,25 +407,210 @@ class Tensor:
                 f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
             )
         self._check_inplace("uniform_")
-        self._data[...] = generator().uniform(a, b, self._data.shape)
-        self._bump()
+        self._fill_from_host(generator().uniform(a, b, self._data.shape))
+        if CAPTURE.active:
+            capture("inplace", "uniform_", (), (self,), {"from": a, "to": b})
         return self
 
     def normal_(self, mean=0.0, std=1.0):
-        from .random import generator
-
         self._check_random_fill("normal_")
         if not std >= 0.0:  # also NaN, which numpy would accept and spread
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
         self._check_inplace("normal_")
-        self._data[...] = generator().normal(mean, std, self._data.shape)
-        self._bump()
+        self._fill_from_host(generator().normal(mean, std, self._data.shape))
+        if CAPTURE.active:
+            capture("inplace", "normal_", (), (self,), {"mean": mean, "std": std})
         return self
+
+    def _fill_from_host(self, values):
+        # random numbers come from the one numpy generator (manual_seed), on every device
+        api = self._device.arrays
+        api.assign(self._data, api.from_host(values))
+        self._bump()
 
     def contiguous(self):
         if self._data.flags.c_contiguous:
             return self
         return self.clone()
+
+    # ---- math: the methods are the public functions of numgrad.functional themselves --------
+    # (``x.exp()`` calls ``functional.exp(x)`` with no extra frame); in-place forms run through
+    # numgrad.inplace, which rewrites history on graph tensors and views
+    __add__ = F.add
+    __sub__ = F.sub
+    __mul__ = F.mul
+    __truediv__ = F.div
+    __pow__ = F.pow
+    __floordiv__ = F.floor_divide
+    __mod__ = F.remainder
+    __matmul__ = F.matmul
+    __neg__ = F.neg
+    __abs__ = F.abs
+    __lt__ = F.lt
+    __le__ = F.le
+    __gt__ = F.gt
+    __ge__ = F.ge
+    __eq__ = F.eq  # elementwise, as torch's; __hash__ above keeps tensors usable as dict keys
+    __ne__ = F.ne
+    __invert__ = F.bitwise_not
+    __and__ = F.bitwise_and
+    __or__ = F.bitwise_or
+    __xor__ = F.bitwise_xor
+    __getitem__ = F.getitem
+    __setitem__ = inplace.setitem
+
+    def __radd__(self, other):
+        return F.add(other, self)
+
+    def __rsub__(self, other):
+        return F.sub(other, self)
+
+    def __rmul__(self, other):
+        return F.mul(other, self)
+
+    def __rtruediv__(self, other):
+        return F.div(other, self)
+
+    def __rpow__(self, other):
+        return F.pow(other, self)
+
+    def __rfloordiv__(self, other):
+        return F.floor_divide(other, self)
+
+    def __rmod__(self, other):
+        return F.remainder(other, self)
+
+    def __rmatmul__(self, other):
+        return F.matmul(other, self)
+
+    def __pos__(self):
+        return self
+
+    def __iadd__(self, other):
+        return inplace.binary_inplace(self, "add", other)
+
+    def __isub__(self, other):
+        return inplace.binary_inplace(self, "sub", other)
+
+    def __imul__(self, other):
+        return inplace.binary_inplace(self, "mul", other)
+
+    def __itruediv__(self, other):
+        return inplace.binary_inplace(self, "div", other)
+
+    def add_(self, other):
+        return inplace.binary_inplace(self, "add", other)
+
+    def sub_(self, other):
+        return inplace.binary_inplace(self, "sub", other)
+
+    def mul_(self, other):
+        return inplace.binary_inplace(self, "mul", other)
+
+    def div_(self, other):
+        return inplace.binary_inplace(self, "div", other)
+
+    def pow_(self, other):
+        return inplace.binary_inplace(self, "pow", other)
+
+    masked_fill_ = inplace.masked_fill_
+    clamp_ = inplace.clamp_
+
+    # arithmetic and comparisons
+    add = F.add
+    sub = F.sub
+    mul = F.mul
+    div = true_divide = F.div
+    pow = F.pow
+    floor_divide = F.floor_divide
+    remainder = F.remainder
+    neg = F.neg
+    maximum = F.maximum
+    minimum = F.minimum
+    square = F.square
+    lt = F.lt
+    le = F.le
+    gt = F.gt
+    ge = F.ge
+    eq = F.eq
+    ne = F.ne
+    logical_not = F.logical_not
+    # elementwise math
+    exp = F.exp
+    log = F.log
+    sqrt = F.sqrt
+    rsqrt = F.rsqrt
+    abs = F.abs
+    tanh = F.tanh
+    sigmoid = F.sigmoid
+    relu = F.relu
+    sign = F.sign
+    round = F.round
+    floor = F.floor
+    ceil = F.ceil
+    trunc = F.trunc
+    clamp = clip = F.clamp
+    clamp_min = F.clamp_min
+    clamp_max = F.clamp_max
+    masked_fill = F.masked_fill
+    clone = F.clone
+    # reductions
+    all = F.all
+    any = F.any
+    sum = F.sum
+    mean = F.mean
+    max = F.max
+    min = F.min
+    amax = F.amax
+    amin = F.amin
+    argmax = F.argmax
+    argmin = F.argmin
+    var = F.var
+    std = F.std
+    norm = F.norm
+    softmax = F.softmax
+    log_softmax = F.log_softmax
+    logsumexp = F.logsumexp
+    # linear algebra
+    matmul = F.matmul
+    mm = F.mm
+    bmm = F.bmm
+    dot = F.dot
+    mv = F.mv
+    outer = F.outer
+    # shapes
+    reshape = F.reshape
+    view = F.view
+    flatten = F.flatten
+    unflatten = F.unflatten
+    squeeze = F.squeeze
+    unsqueeze = F.unsqueeze
+    permute = F.permute
+    transpose = swapaxes = F.transpose
+    t = F.t
+    expand = F.expand
+    split = F.split
+    chunk = F.chunk
+    unbind = F.unbind
+
+    @property
+    def T(self):
+        return F.permute(self, *reversed(range(self._data.ndim)))
+
+    @property
+    def mT(self):
+        return F.transpose(self, -2, -1)
+
+    def view_as(self, other):
+        return F.reshape(self, tuple(other.shape))
+
+    reshape_as = view_as
+
+    def expand_as(self, other):
+        return F.expand(self, *other.shape)
+
+    def type_as(self, other):
+        return self.to(other.dtype)
 
 
 class Size(tuple):
@@ -549,31 +628,11 @@ class Size(tuple):
         return f"numgrad.Size({list(self)})"
 
 
-def _norm_dim(dim, ndim):
-    d = int(dim)
-    n = max(ndim, 1)
-    if not -n <= d < n:
-        raise IndexError(
-            f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], but got {dim})"
-        )
-    return d + n if d < 0 else d
-
-
-def _rebuild(cls, arr, requires_grad):
+def _rebuild(cls, arr, requires_grad, device=None):
     t = cls.__new__(cls)
-    t._init(arr, requires_grad)
+    dev = check_device(device)
+    t._init(dev.arrays.from_host(arr), requires_grad, dev)
     return t
 
 
-def _wrap(arr):
-    """Fast constructor for op results (no conversion, no checks; ``Tensor._init`` inlined
-    because this runs once per op)."""
-    t = Tensor.__new__(Tensor)
-    t._data = arr
-    t._rg = False
-    t.grad = None
-    t._node = None
-    t._version = [0]
-    t._base = None
-    t._viewfn = None
-    return t
+set_tensor_class(Tensor)  # op results (storage._wrap) are made as this class

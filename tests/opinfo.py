@@ -30,13 +30,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import ref_backend  # registers the "ref" device
 import torch
 
 import numgrad
 
-# Devices the numgrad side runs on.  Only "cpu" exists today; add "cuda" here when it does.
+# Devices the numgrad side runs on: the CPU, and "ref", the plain-numpy reference device of
+# tests/ref_backend.py (registered by importing it: the proof that the op table is device-neutral;
+# test_ops.py runs it on part of the matrix, see REF_DTYPES there).  Add "cuda" when it exists.
 # The torch reference always runs on the CPU.
-DEVICES = ["cpu"]
+DEVICES = ["cpu", ref_backend.NAME]
 DTYPES = [np.float32, np.float64]
 
 INF = float("inf")
@@ -876,6 +879,96 @@ _add(
 )
 
 
+# ops the specs above do not reach: every op of the table is run by some spec
+# (tests/test_ops.py::test_every_op_is_exercised_by_a_spec) -----------------------------------
+
+
+def _ties(rng, *shape):
+    """Small integers as floats: equal elements happen, so == and <= meet ties."""
+    return rng.integers(-2, 3, shape).astype(np.float64)
+
+
+def _compare_cases(rng):
+    return [
+        Case((_ties(rng, 3, 4), _ties(rng, 3, 4)), name="same"),
+        Case((_ties(rng, 3, 4), _ties(rng, 4)), name="bcast"),
+        Case((_ties(rng, 3, 4), 1.0), name="py_float"),
+    ]
+
+
+def _mask_cases(rng):
+    return [Case((rng.random((3, 4)) < 0.5,), name="2d"), Case((np.array(True),), name="0d")]
+
+
+def _setitem(m, x, v):
+    y = x * 1.0  # a non-leaf: assigning into a leaf that requires grad raises
+    y[1:, 0] = v  # a tensor value
+    y[0, ::2] = 0.5  # a python number
+    return y
+
+
+def _inplace_on_view(m, x, v):
+    y = x * 1.0
+    row = y[0]
+    row *= v  # rewrites y's history (view_scatter), as torch's CopySlices
+    return y.T  # so backward hands view_scatter a transposed (non-C-ordered) gradient
+
+
+def _device_round_trip(m, x):
+    """``x`` copied to another device and back (numgrad's two test devices)."""
+    other = DEVICES[1] if x.device == DEVICES[0] else DEVICES[0]
+    return x.to(other).to(x.device)
+
+
+_add(
+    *[
+        spec(name, (lambda f: lambda m, x, y: f(x, y))(f), _compare_cases, differentiable=False)
+        for name, f in (
+            ("lt", lambda x, y: x < y),
+            ("le", lambda x, y: x <= y),
+            ("gt", lambda x, y: x > y),
+            ("ge", lambda x, y: x >= y),
+            ("eq", lambda x, y: x == y),
+            ("ne", lambda x, y: x != y),
+        )
+    ],
+    spec("logical_not", lambda m, x: m.logical_not(x), _mask_cases, differentiable=False),
+    spec("invert_mask", lambda m, x: ~x, _mask_cases, differentiable=False),
+    # piecewise constant: the output requires grad and the gradient is 0, as torch's
+    *[
+        spec(
+            name,
+            (lambda n: lambda m, x: getattr(m, n)(x))(name),
+            _unary_cases(lambda r, *s: 3 * randn(r, *s)),
+        )
+        for name in ("floor", "ceil", "round", "trunc")
+    ],
+    # no finite differences through a float32 rounding
+    spec(
+        "cast_float_double",
+        lambda m, x: x.float().double(),
+        _unary_cases(randn),
+        gradcheck=False,
+    ),
+    spec(
+        "setitem",
+        _setitem,
+        lambda rng: [Case((randn(rng, 3, 4), randn(rng, 2)))],
+    ),
+    spec(
+        "inplace_on_view",
+        _inplace_on_view,
+        lambda rng: [Case((randn(rng, 3, 4), randn(rng, 4)))],
+    ),
+    spec(
+        "to_device",
+        _device_round_trip,
+        _unary_cases(randn),
+        torch_fn=lambda m, x: x.clone(),
+    ),
+)
+
+
 # ---- numgrad.nn.functional -------------------------------------------------------------------
 # NN_SPECS: specs for numgrad.nn.functional, run by the same three tests as OP_SPECS.  Each
 # lambda reaches the function through `m.nn.functional`, so the same spec runs against
@@ -1130,3 +1223,36 @@ def has_nn_functional() -> bool:
 
 
 ALL_SPECS: list[OpSpec] = OP_SPECS + (NN_SPECS if has_nn_functional() else [])
+
+# ---- optimizer updates -----------------------------------------------------------------------
+# UPDATE_SPECS: the update ops of the table (sgd_update, adam_update) reached through
+# numgrad.optim, checked step by step against torch.optim on every device
+# (tests/test_ops.py::test_update; tests/test_optim.py checks every option on the CPU).
+
+
+@dataclass
+class UpdateSpec:
+    name: str
+    make: Callable[..., Any]  # make(m, params) -> an optimizer of module m (numgrad or torch)
+
+
+UPDATE_SPECS: list[UpdateSpec] = [
+    UpdateSpec("sgd", lambda m, ps: m.optim.SGD(ps, lr=0.1)),
+    UpdateSpec(
+        "sgd_momentum_decay",
+        lambda m, ps: m.optim.SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, weight_decay=0.01),
+    ),
+    UpdateSpec(
+        "sgd_nesterov_maximize",
+        lambda m, ps: m.optim.SGD(ps, lr=0.05, momentum=0.5, nesterov=True, maximize=True),
+    ),
+    UpdateSpec("adam", lambda m, ps: m.optim.Adam(ps, lr=0.01)),
+    UpdateSpec(
+        "adam_amsgrad_decay",
+        lambda m, ps: m.optim.Adam(ps, lr=0.01, betas=(0.8, 0.95), weight_decay=0.1, amsgrad=True),
+    ),
+    UpdateSpec(
+        "adamw_maximize",
+        lambda m, ps: m.optim.AdamW(ps, lr=0.01, weight_decay=0.1, maximize=True),
+    ),
+]

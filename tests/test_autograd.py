@@ -132,11 +132,14 @@ def test_gradcheck_catches_a_wrong_rule():
 
 def test_missing_rule_error_names_op():
     from numgrad.dispatch import apply
-    from numgrad.ops.registry import Kernel, Op, register
+    from numgrad.ops.registry import Kernel, Op, impl, register
 
-    op = OPS.get("test_no_rule") or register(
-        Op("test_no_rule", ("x",), Kernel(cpu=lambda x: x * 2, args=("x",)), {}, promote=None)
-    )
-    with pytest.raises(NotImplementedError, match="'test_no_rule'.*input 'x'"):
+    op = OPS.get("custom.test_no_rule")
+    if op is None:
+        op = register(
+            Op("custom.test_no_rule", ("x",), Kernel(args=("x",), name="twice"), {}, promote=None)
+        )
+        impl("custom.test_no_rule", "cpu", forward=lambda x: x * 2)
+    with pytest.raises(NotImplementedError, match="'custom.test_no_rule'.*input 'x'"):
         apply(op, (ng.tensor([1.0], requires_grad=True),))
     assert apply(op, (ng.tensor([1.0]),)).numpy()[0] == 2.0

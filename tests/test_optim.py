@@ -510,3 +510,380 @@ def test_lr_schedulers_match_torch(make):
     again = make(opt, optim.lr_scheduler)
     again.load_state_dict(sd)
     assert again.last_epoch == 10 and again.base_lrs == [0.1, 0.2]
+
+
+# ---- one update call per group: bound arrays follow every change, as torch's loop does --------
+def _step_both(opt, topt, ours, theirs, dtype, gs, what):
+    _set_grads(ours, theirs, gs)
+    opt.step()
+    topt.step()
+    _assert_close(ours, theirs, dtype, what)
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam"])
+def test_one_update_call_per_group_and_step(name):
+    shapes = [(3,), (2, 2), (4,), (5,)]
+    ours, _ = _make_params(np.float64, shapes=shapes)
+    kw = {"momentum": 0.9} if name == "SGD" else {}
+    opt = getattr(optim, name)([{"params": ours[:3]}, {"params": ours[3:], "lr": 0.2}], **kw)
+    op = "sgd_update" if name == "SGD" else "adam_update"
+    for step in range(3):
+        gs = _grads(np.float64, step, shapes=shapes)
+        gs[1] = None  # skipped, and absent from the call
+        for p, g in zip(ours, gs, strict=True):
+            p.grad = None if g is None else numgrad.tensor(g)
+        with numgrad.autograd.trace() as t:
+            opt.step()
+        updates = [e for e in t if e.kind == "update"]
+        # the second group's only parameter has no gradient every third step: no call
+        calls = 2 if gs[3] is not None else 1
+        assert [e.op for e in updates] == [op] * calls
+        assert [len(e.inputs["param"]) for e in updates] == [2, 1][:calls]
+        assert [s.array for s in updates[0].inputs["param"]] == [ours[0]._data, ours[2]._data]
+        assert updates[-1].attrs["group"] is opt.param_groups[calls - 1]
+
+
+@pytest.mark.parametrize(
+    "cfg", _state_configs() + [("SGD", {"lr": 0.1, "momentum": 0.5})], ids=_cfg_id
+)
+def test_changes_between_steps_match_torch(cfg):
+    """Parameter data, group lists, state tensors and flags replaced between steps: the
+    update uses what is there now, as torch's per-step loop does."""
+    name, kw = cfg
+    shapes = [(3,), (2, 2), (4,)]
+    ours, theirs = _make_params(np.float64, shapes=shapes)
+    opt = getattr(optim, name)(ours[:2], **kw)
+    topt = _torch_opt(name, theirs[:2], kw)
+    step = 0
+
+    def both(what, skip_last=False):
+        # each change below comes after a step with the same gradients present, so the
+        # change alone is what the bound arrays must follow
+        nonlocal step
+        gs = [rng.standard_normal(s) for s in shapes]
+        if skip_last:
+            gs[-1] = None
+        _step_both(opt, topt, ours, theirs, np.float64, gs, what)
+        step += 1
+
+    rng = np.random.default_rng(8)
+    both("start")
+    both("again")
+    # a parameter appended to the group's list in place: its state starts on this step
+    opt.param_groups[0]["params"].append(ours[2])
+    topt.param_groups[0]["params"].append(theirs[2])
+    both("appended")
+    both("appended, skipped", skip_last=True)
+    both("appended, again")
+    # new storage for a parameter (the old array is dropped)
+    new = np.random.default_rng(9).standard_normal((2, 2))
+    ours[1].data = numgrad.tensor(new.copy())
+    with torch.no_grad():
+        theirs[1].data = torch.tensor(new.copy())
+    both("new data")
+    # a state tensor replaced by the user
+    key = "momentum_buffer" if name == "SGD" else "exp_avg"
+    if key in topt.state[theirs[0]]:
+        opt.state[ours[0]][key] = numgrad.tensor(np.full(3, 0.25))
+        topt.state[theirs[0]][key] = torch.full((3,), 0.25, dtype=torch.float64)
+    both("state replaced")
+    # flags changed in the group: other state slots, another compiled variant
+    for g in (opt.param_groups[0], topt.param_groups[0]):
+        if name == "SGD":
+            g["momentum"] = 0.8
+            g["nesterov"] = True
+            g["dampening"] = 0
+        else:  # torch cannot turn amsgrad on later (no max_exp_avg_sq), only off
+            g["amsgrad"] = False
+            g["maximize"] = True
+            g["betas"] = (0.4, 0.9)  # lerp's other branch
+    both("flags changed")
+    both("flags changed, again")
+    for g in (opt.param_groups[0], topt.param_groups[0]):
+        g["weight_decay"] = 0.3
+        g["lr"] = 0.03
+    both("decay on")
+
+
+def test_param_whose_first_gradient_comes_late_matches_torch():
+    """SGD momentum: the parameter whose buffer is created while the others' exist runs with
+    the first-step rule (buffer = gradient), the others without, in the same step."""
+    shapes = [(3,), (4,), (2,)]
+    ours, theirs = _make_params(np.float32, shapes=shapes)
+    opt = optim.SGD(ours, lr=0.1, momentum=0.9, dampening=0.2, weight_decay=0.1)
+    topt = _torch_opt(
+        "SGD", theirs, {"lr": 0.1, "momentum": 0.9, "dampening": 0.2, "weight_decay": 0.1}
+    )
+    for step in range(6):
+        gs = _grads(np.float32, step, shapes=shapes)
+        if step < 3:
+            gs[1] = None
+        _step_both(opt, topt, ours, theirs, np.float32, gs, f"step {step}")
+    np.testing.assert_allclose(
+        opt.state[ours[1]]["momentum_buffer"]._data,
+        topt.state[theirs[1]]["momentum_buffer"].numpy(),
+        **TOL[np.float32],
+    )
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW"])
+def test_mixed_dtypes_in_one_group_match_torch(name):
+    rng = np.random.default_rng(3)
+    arrays = [
+        rng.standard_normal(3).astype(np.float32),
+        rng.standard_normal(4),
+        rng.standard_normal(2).astype(np.float32),
+    ]
+    ours = [numgrad.tensor(a, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    kw = {"lr": 0.1, "momentum": 0.9} if name == "SGD" else {"lr": 0.1, "amsgrad": True}
+    opt = getattr(optim, name)(ours, **kw)
+    topt = _torch_opt(name, theirs, kw)
+    for _ in range(4):
+        for p, q in zip(ours, theirs, strict=True):
+            g = rng.standard_normal(p.shape).astype(p._data.dtype)
+            p.grad, q.grad = numgrad.tensor(g), torch.tensor(g)
+        opt.step()
+        topt.step()
+        for p, q in zip(ours, theirs, strict=True):
+            tol = TOL[p._data.dtype.type]
+            np.testing.assert_allclose(p._data, q.detach().numpy(), **tol)
+            assert p._data.dtype == q.detach().numpy().dtype
+
+
+def test_gradients_kept_between_steps_and_strided_gradients_match_torch():
+    """zero_grad(set_to_none=False): the same gradient arrays, refilled by backward, every step;
+    a transposed (strided) gradient is read through a copy."""
+    rng = np.random.default_rng(4)
+    w0, x0 = rng.standard_normal((3, 2)), rng.standard_normal((5, 3))
+    w, tw = numgrad.tensor(w0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+    v0 = rng.standard_normal((2, 3))
+    v, tv = numgrad.tensor(v0, requires_grad=True), torch.tensor(v0, requires_grad=True)
+    opt = optim.Adam([w, v], lr=0.05)
+    topt = torch.optim.Adam([tw, tv], lr=0.05, foreach=False)
+    x, tx = numgrad.tensor(x0), torch.tensor(x0)
+    for step in range(5):
+        opt.zero_grad(set_to_none=False)
+        topt.zero_grad(set_to_none=False)
+        (x @ w).tanh().sum().backward()
+        (tx @ tw).tanh().sum().backward()
+        gv = rng.standard_normal((3, 2))
+        v.grad = numgrad.tensor(gv).t()  # not contiguous
+        tv.grad = torch.tensor(gv).t()
+        opt.step()
+        topt.step()
+        np.testing.assert_allclose(w._data, tw.detach().numpy(), rtol=1e-9, err_msg=str(step))
+        np.testing.assert_allclose(v._data, tv.detach().numpy(), rtol=1e-9, err_msg=str(step))
+
+
+def test_step_counts_of_other_types_become_float32_tensors():
+    p = numgrad.tensor(np.ones(3), requires_grad=True)
+    q = torch.tensor(np.ones(3), requires_grad=True)
+    opt, topt = optim.Adam([p], lr=0.1), torch.optim.Adam([q], lr=0.1, foreach=False)
+    for step in range(2):
+        p.grad, q.grad = (
+            numgrad.tensor(np.full(3, 0.5 + step)),
+            torch.full((3,), 0.5 + step, dtype=torch.float64),
+        )
+        opt.step()
+        topt.step()
+    sd = opt.state_dict()
+    for step_value in (
+        2,
+        np.array(2.0),
+        numgrad.tensor(np.array(2.0)),
+    ):  # int, float64 array, float64 tensor
+        sd["state"][0]["step"] = step_value
+        opt2 = optim.Adam([p2 := numgrad.tensor(p._data.copy(), requires_grad=True)], lr=0.1)
+        opt2.load_state_dict(sd)
+        p2.grad = numgrad.tensor(np.full(3, 3.0))
+        opt2.step()
+        st = opt2.state[p2]["step"]
+        assert st._data.dtype == np.float32 and float(st._data) == 3.0
+    q.grad = torch.full((3,), 3.0, dtype=torch.float64)
+    topt.step()
+    np.testing.assert_allclose(p2._data, q.detach().numpy(), rtol=1e-9)
+
+
+def test_deepcopy_of_a_stepped_optimizer_continues_identically():
+    import copy
+
+    ours, _ = _make_params(np.float64, shapes=[(3,), (2,)])
+    opt = optim.Adam(ours, lr=0.1)
+    for p in ours:
+        p.grad = numgrad.tensor(np.ones(p.shape))
+    opt.step()
+    twin = copy.deepcopy(opt)
+    twin_params = twin.param_groups[0]["params"]
+    assert twin_params[0] is not ours[0]
+    for group in (ours, twin_params):
+        for p in group:
+            p.grad = numgrad.tensor(np.full(p.shape, 0.5))
+    opt.step()
+    twin.step()
+    for p, c in zip(ours, twin_params, strict=True):
+        np.testing.assert_array_equal(p._data, c._data)
+
+
+def test_storage_replaced_by_another_size_in_a_child_process():
+    """The bound kernel walks raw addresses: after p.data gets storage of another size (the old
+    one freed), a step must use the new size and address (a stale row would write out of
+    bounds).  Run in a child process so a crash fails this test only."""
+    from tests.reliability.child import assert_child_ok
+
+    out = assert_child_ok(
+        """
+        import gc
+        import numpy as np, torch, numgrad
+        from numgrad import optim
+        rng = np.random.default_rng(0)
+        a0, b0 = rng.standard_normal(3), rng.standard_normal(4)
+        ours = [numgrad.tensor(a0, requires_grad=True), numgrad.tensor(b0, requires_grad=True)]
+        theirs = [torch.tensor(a0, requires_grad=True), torch.tensor(b0, requires_grad=True)]
+        opt = optim.SGD(ours, lr=0.1)
+        topt = torch.optim.SGD(theirs, lr=0.1, foreach=False)
+        for size in (3, 100000, 2, 0, 7):
+            if size != 3:
+                new = rng.standard_normal(size)
+                ours[0].data = numgrad.tensor(new.copy())
+                with torch.no_grad():
+                    theirs[0].data = torch.tensor(new.copy())
+                gc.collect()
+            for _ in range(2):
+                for p, q in zip(ours, theirs):
+                    g = rng.standard_normal(p.shape)
+                    p.grad, q.grad = numgrad.tensor(g), torch.tensor(g)
+                opt.step()
+                topt.step()
+                for p, q in zip(ours, theirs):
+                    # torch may fuse lr * g into an FMA: a cancelling element differs in ulps
+                    np.testing.assert_allclose(p._data, q.detach().numpy(), rtol=1e-9, atol=1e-12)
+        print("ok")
+        """,
+        timeout=300,
+    )
+    assert out.strip().endswith("ok")
+
+
+def _python_device_update(spec, rows, static, dtype):
+    """The device contract of ops/optim.py met with plain Python: ``rule.py_func`` per element
+    (the math seam's Python meanings), as a device without Numba would run it."""
+    import inspect
+
+    flags = dict(zip(spec["static"], static, strict=True))
+    present = [s for s in spec["slots"] if flags.get(spec["optional"].get(s), True)]
+    counters = spec["counters"]
+    rule, pt = spec["rule"].py_func, spec["per_tensor"]
+    names = spec["scalars"] + spec["per_tensor_scalars"]
+
+    def bound(grads, *scalars):
+        for row, g in zip(rows, grads, strict=True):
+            arrays = dict(zip(present + list(counters), (row[0], g, *row[2:]), strict=True))
+            scope = dict(zip(names, scalars, strict=True)) | flags
+            for c in counters:
+                arrays[c][...] = arrays[c] + np.float32(1)
+                scope[c] = float(arrays[c])
+            if pt is not None:
+                args = [scope[a] for a in inspect.signature(pt.py_func).parameters]
+                for n, v in zip(spec["per_tensor_names"], pt.py_func(*args), strict=True):
+                    scope[n] = dtype.type(v)
+            flat = {k: a.reshape(-1) for k, a in arrays.items() if k not in counters}
+            for i in range(row[0].size):
+                args = []
+                for a in inspect.signature(rule).parameters:
+                    if a in spec["slots"]:
+                        args.append(flat[a][i] if a in flat else flat["param"][i])
+                    else:
+                        args.append(scope[a])
+                for w, v in zip(spec["writes"], rule(*args), strict=True):
+                    if w in flat:
+                        flat[w][i] = v
+
+    return bound
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize(
+    "op, group",
+    [
+        (
+            "sgd_update",
+            {
+                "lr": 0.1,
+                "momentum": 0.9,
+                "dampening": 0.1,
+                "weight_decay": 0.2,
+                "nesterov": False,
+                "maximize": True,
+            },
+        ),
+        (
+            "sgd_update",
+            {
+                "lr": 0.1,
+                "momentum": 0.5,
+                "dampening": 0,
+                "weight_decay": 0,
+                "nesterov": True,
+                "maximize": False,
+            },
+        ),
+        (
+            "adam_update",
+            {
+                "lr": 0.1,
+                "betas": (0.9, 0.99),
+                "eps": 1e-3,
+                "weight_decay": 0.1,
+                "amsgrad": True,
+                "maximize": False,
+                "decoupled_weight_decay": True,
+            },
+        ),
+        (
+            "adam_update",
+            {
+                "lr": 0.1,
+                "betas": (0.3, 0.9),
+                "eps": 1e-8,
+                "weight_decay": 0.1,
+                "amsgrad": False,
+                "maximize": True,
+                "decoupled_weight_decay": False,
+            },
+        ),
+    ],
+)
+def test_update_rules_are_device_neutral(op, group, dtype):
+    """The CPU kernel agrees with the same rules run as plain Python, so a device needs only
+    the declaration (rules, plan, spec) to implement an update."""
+    from numgrad.ops import OPS
+
+    spec = OPS[op].forward.spec
+    values = spec["plan"](group, dtype)
+    static = tuple(values[f] for f in spec["static"])
+    scalars = [values[k] for k in spec["scalars"] + spec["per_tensor_scalars"]]
+    nstate = len([s for s in spec["slots"] if s not in ("param", "grad")])
+    nstate -= sum(1 for s, f in spec["optional"].items() if not values[f])
+    rng = np.random.default_rng(11)
+    shapes = [(3,), (2, 2), (), (0,)]
+    made = {}
+    for device in ("cpu", "python"):
+        rows = []
+        for k, s in enumerate(shapes):
+            state = [np.asarray(np.abs(rng.standard_normal(s)), dtype) for _ in range(nstate)]
+            steps = [np.array(k + 2.0, np.float32) for _ in spec["counters"]]
+            rows.append((np.asarray(rng.standard_normal(s), dtype), None, *state, *steps))
+        grads = [np.asarray(rng.standard_normal(s), dtype) for s in shapes]
+        if device == "cpu":
+            bound = OPS[op].forward.on("cpu", op)(rows, static, np.dtype(dtype))
+        else:
+            bound = _python_device_update(spec, rows, static, np.dtype(dtype))
+        rng = np.random.default_rng(11)  # the same data for both
+        for _ in range(3):
+            bound(grads, *scalars)
+        made[device] = rows
+    for r_cpu, r_py in zip(made["cpu"], made["python"], strict=True):
+        for a, b in zip(r_cpu, r_py, strict=True):
+            if a is not None:
+                np.testing.assert_allclose(a, b, **TOL[dtype])

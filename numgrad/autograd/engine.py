@@ -4,40 +4,54 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..capture import CAPTURE, capture
+from ..storage import TensorBase, _wrap
 from ..tape import run_backward
-from ..tensor import Tensor
 
 
 def _root_grads(tensors, grad_tensors):
     grads = []
     for k, t in enumerate(tensors):
-        if not isinstance(t, Tensor):
+        if not isinstance(t, TensorBase):
             raise TypeError(f"backward: expected tensors, got {type(t).__name__}")
         if not t.requires_grad:
             raise RuntimeError(
                 f"element {k} of tensors does not require grad and does not have a grad_fn"
             )
         g = None if grad_tensors is None else grad_tensors[k]
+        api = t._device.arrays
         if g is None:
             if t._data.size != 1:
                 raise RuntimeError(
                     f"grad can be implicitly created only for scalar outputs; got an output of "
                     f"shape {tuple(t._data.shape)}: pass gradient= with that shape"
                 )
-            grads.append(np.ones(t._data.shape, dtype=t._data.dtype))
+            ones = api.full(t._data.shape, 1, t._data.dtype)
+            if CAPTURE.active:
+                attrs = {"shape": t._data.shape, "dtype": t._data.dtype, "value": 1}
+                capture("array", "full", (), (ones,), attrs, device=t._device)
+            grads.append(ones)
             continue
-        arr = g._data if isinstance(g, Tensor) else np.asarray(g, dtype=t._data.dtype)
+        if isinstance(g, TensorBase):
+            if g._device is not t._device:
+                raise RuntimeError(
+                    f"invalid gradient at index {k} - expected device {t._device} but got "
+                    f"{g._device}"
+                )
+            arr = g._data
+        else:
+            arr = api.from_host(np.asarray(g, dtype=t._data.dtype))
         if arr.shape != t._data.shape:
             raise RuntimeError(
                 f"Mismatch in shape: grad_output[{k}] has a shape of {tuple(arr.shape)} and "
                 f"output[{k}] has a shape of {tuple(t._data.shape)}."
             )
-        grads.append(arr.astype(t._data.dtype, copy=False))
+        grads.append(arr if arr.dtype == t._data.dtype else api.cast(arr, t._data.dtype))
     return grads
 
 
 def _seq(x):
-    if isinstance(x, Tensor):
+    if isinstance(x, TensorBase):
         return [x]
     return list(x)
 
@@ -49,7 +63,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
     tensors = _seq(tensors)
     if grad_tensors is not None:
         grad_tensors = (
-            _seq(grad_tensors) if not isinstance(grad_tensors, Tensor) else [grad_tensors]
+            _seq(grad_tensors) if not isinstance(grad_tensors, TensorBase) else [grad_tensors]
         )
     roots = _root_grads(tensors, grad_tensors)
     if inputs is None:
@@ -63,7 +77,7 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
         if t.grad is None:
             t.grad = g
         else:
-            t.grad._data += g._data
+            t._device.arrays.accumulate(t.grad._data, g._data)
 
 
 def grad(
@@ -79,10 +93,10 @@ def grad(
     if create_graph:
         raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
     outputs = _seq(outputs)
-    single = isinstance(inputs, Tensor)
+    single = isinstance(inputs, TensorBase)
     inputs = _seq(inputs)
     for k, t in enumerate(inputs):
-        if not isinstance(t, Tensor) or not t.requires_grad:
+        if not isinstance(t, TensorBase) or not t.requires_grad:
             raise RuntimeError(f"grad: input {k} does not require grad")
     if grad_outputs is not None:
         grad_outputs = _seq(grad_outputs)
@@ -91,7 +105,8 @@ def grad(
     for k, g in enumerate(res):
         if g is None:
             if materialize_grads:
-                res[k] = Tensor(np.zeros_like(inputs[k]._data))
+                t = inputs[k]
+                res[k] = _wrap(t._device.arrays.zeros(t._data.shape, t._data.dtype), t._device)
             elif not allow_unused:
                 raise RuntimeError(
                     f"One of the differentiated Tensors (input {k}, shape "

@@ -31,10 +31,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dispatch import Tensor, _wrap
+from ..capture import CAPTURE, capture_op
+from ..dispatch import _device_error
 from ..grad_mode import GRAD_MODE
-from ..ops.registry import OPS, Kernel, Op, register
-from ..tape import Node
+from ..ops.registry import OPS, Kernel, Op, impl, register
+from ..storage import CPU, TensorBase, _wrap
+from ..tape import keep, record
 
 
 class FunctionCtx:
@@ -45,7 +47,7 @@ class FunctionCtx:
         self._saved = ()
 
     def save_for_backward(self, *arrays):
-        self._saved = tuple(a._data if isinstance(a, Tensor) else a for a in arrays)
+        self._saved = tuple(a._data if isinstance(a, TensorBase) else a for a in arrays)
 
     @property
     def saved_tensors(self):
@@ -69,10 +71,11 @@ def _custom_backward(cls):
             )
         out = []
         for k, (g, shape) in enumerate(zip(grads, xs_shapes)):
-            if isinstance(g, Tensor):
+            if isinstance(g, TensorBase):
                 g = g._data
             if g is not None:
-                g = np.asarray(g)
+                if not hasattr(g, "shape"):  # a number; arrays stay on their device
+                    g = np.asarray(g)
                 if shape is not None and g.shape != shape:
                     try:
                         np.broadcast_shapes(g.shape, shape)
@@ -99,12 +102,9 @@ def _op_for(cls):
             Op(
                 name,
                 inputs=("xs",),
-                forward=Kernel(
-                    cpu=cls.forward, args=("ctx", "xs"), name=f"{cls.__qualname__}.forward"
-                ),
+                forward=Kernel(args=("ctx", "xs"), name=f"{cls.__qualname__}.forward"),
                 backward={
                     "xs": Kernel(
-                        cpu=_custom_backward(cls),
                         args=("grad", "ctx", "xs_shapes"),
                         name=f"{cls.__qualname__}.backward",
                         fresh=False,
@@ -115,6 +115,8 @@ def _op_for(cls):
                 promote=None,
             )
         )
+        # the user's forward/backward take and return numpy arrays: CPU callables
+        impl(name, "cpu", forward=cls.forward, backward={"xs": _custom_backward(cls)})
     cls._ng_op = op
     return op
 
@@ -133,41 +135,39 @@ class Function:
     @classmethod
     def apply(cls, *args):
         op = _op_for(cls)
-        needs = tuple(isinstance(a, Tensor) and a._rg and GRAD_MODE.enabled for a in args)
+        device = None
+        for a in args:
+            if isinstance(a, TensorBase):
+                if device is None:
+                    device = a._device
+                elif a._device is not device:
+                    raise _device_error(op, args)
+        if device is None:
+            device = CPU
+        needs = tuple(isinstance(a, TensorBase) and a._rg and GRAD_MODE.enabled for a in args)
         ctx = FunctionCtx(needs)
-        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
-        out = op.forward.on("cpu", op.name)(ctx, *arrays)
-        if isinstance(out, Tensor):
+        arrays = [a._data if isinstance(a, TensorBase) else a for a in args]
+        out = op.forward.on(device.type, op.name)(ctx, *arrays)
+        if isinstance(out, TensorBase):
             out = out._data
-        out = np.asarray(out)
-        res = _wrap(out)
+        out = device.arrays.asarray(out)
+        res = _wrap(out, device)
         if any(needs):
-            parents = tuple(
-                (a._node if a._node is not None else a) if n else None for a, n in zip(args, needs)
+            shapes = tuple(
+                x.shape if isinstance(a, TensorBase) or isinstance(x, np.ndarray) else None
+                for a, x in zip(args, arrays)
             )
-            shapes = tuple(a.shape if isinstance(a, np.ndarray) else None for a in arrays)
-            dts = tuple(a.dtype if isinstance(a, np.ndarray) else out.dtype for a in arrays)
-            node = Node(
-                op,
-                parents,
-                needs,
-                {"ctx": ctx, "xs_shapes": shapes},
-                tuple(s if s is not None else () for s in shapes),
-                dts,
-            )
-            node.saved = {}
-            node.versions = []
+            attrs = {"ctx": ctx, "xs_shapes": shapes}
+            node = record(op, op.rules * len(args), args, arrays, attrs, res, out, (), device)
             # saved inputs and the output are version-checked as a built-in op's are, so an
             # in-place change before backward raises (as torch's ctx.saved_tensors does) instead
             # of handing the user's kernel stale values or out-of-range indices
-            owners = {id(a._data): a for a in args if isinstance(a, Tensor)}
+            owners = {id(a._data): a for a in args if isinstance(a, TensorBase)}
             owners[id(out)] = res
             for k, s in enumerate(ctx._saved):
                 t = owners.get(id(s))
                 if t is not None:
-                    name = f"saved tensor {k}"
-                    node.saved[name] = s
-                    node.versions.append((name, t._version, t._version[0]))
-            res._node = node
-            res._rg = True
+                    keep(node, f"saved tensor {k}", s, t)
+        if CAPTURE.active:
+            capture_op(op, op.forward, args, (ctx, tuple(arrays)), {}, (res,))
         return res

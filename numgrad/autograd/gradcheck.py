@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tensor import Tensor
+from ..storage import TensorBase
 from .engine import grad as _grad
 
 
@@ -14,7 +14,7 @@ class GradcheckError(RuntimeError):
 
 def _outputs(fn, inputs):
     out = fn(*inputs)
-    return (out,) if isinstance(out, Tensor) else tuple(out)
+    return (out,) if isinstance(out, TensorBase) else tuple(out)
 
 
 def numerical_jacobian(fn, inputs, k, eps):
@@ -45,7 +45,7 @@ def analytical_jacobian(fn, inputs, k):
             (g,) = _grad(
                 out_m,
                 [inputs[k]],
-                grad_outputs=[Tensor(seed)],
+                grad_outputs=[seed],
                 allow_unused=True,
                 materialize_grads=True,
             )
@@ -56,9 +56,9 @@ def analytical_jacobian(fn, inputs, k):
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
     """Compare backward's Jacobian with central finite differences for every input that
     requires grad.  Inputs should be float64 tensors."""
-    inputs = tuple(inputs) if not isinstance(inputs, Tensor) else (inputs,)
+    inputs = tuple(inputs) if not isinstance(inputs, TensorBase) else (inputs,)
     for k, x in enumerate(inputs):
-        if not isinstance(x, Tensor) or not x.requires_grad:
+        if not isinstance(x, TensorBase) or not x.requires_grad:
             continue
         if x._data.dtype != np.float64:
             import warnings

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy.ma  # noqa: F401, I001
 
 # generating + importing a kernel module, and the first build of a lazy Kernel slot
-BUILD_LOCK = threading.RLock()
+from ..locks import BUILD_LOCK  # noqa: E402  (shared with the registry's lazy builds)
 
 _LOADED = {}  # module name -> fully initialised generated module
 _CACHE_DIRS = {}  # folder asked for -> folder used (None: no cache on disk)

@@ -275,7 +275,7 @@ def cross_entropy(
     c = input.shape[dim]
     w = 1.0 if weight is None else weight.reshape([c] + [1] * (input.ndim - 2))
     smooth = -F.sum(logp * w, dim=dim) / c
-    valid = Tensor((target._data != ignore_index).astype(input._data.dtype))
+    valid = Tensor((target._data != ignore_index).astype(input._data.dtype), device=input.device)
     smooth = smooth * valid
     if reduction == "mean":
         if weight is None:
@@ -298,7 +298,7 @@ def one_hot(tensor, num_classes=-1):
         raise RuntimeError(
             f"one_hot: class values must be in [0, {n}), got range [{t.min()}, {t.max()}]"
         )
-    return Tensor(np.eye(n, dtype=np.int64)[t])
+    return Tensor(np.eye(n, dtype=np.int64)[t], device=tensor.device)
 
 
 def normalize(input, p=2.0, dim=1, eps=1e-12):  # noqa: A002

@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import dtypes as D
 from ..grad_mode import no_grad
-from ..tensor import Tensor, check_device, parse_to_args
+from ..tensor import Tensor, check_device, move_to_device, parse_to_args
 from .parameter import Parameter
 
 
@@ -197,7 +197,7 @@ class Module:
 
     def to(self, *args, dtype=None, device=None):
         dtype, device = parse_to_args(args, dtype, device)
-        check_device(device)
+        dev = None if device is None else check_device(device)
         if dtype is not None:
             dt = D.as_dtype(dtype)
             for p in list(self.parameters()) + list(self.buffers()):
@@ -205,6 +205,12 @@ class Module:
                     p._data = p._data.astype(dt.np)
                     if p.grad is not None:
                         p.grad._data = p.grad._data.astype(dt.np)
+        if dev is not None:
+            # parameters stay the same objects (optimizers hold them), moved in place as torch's
+            for p in list(self.parameters()) + list(self.buffers()):
+                move_to_device(p, dev)
+                if p.grad is not None:
+                    move_to_device(p.grad, dev)
         return self
 
     def float(self):
@@ -218,7 +224,7 @@ class Module:
         return self.to(D.float16)
 
     def cpu(self):
-        return self
+        return self.to("cpu")
 
     def cuda(self, device=None):
         return self.to("cuda")

@@ -15,8 +15,10 @@ class Parameter(Tensor):
     def __init__(self, data=None, requires_grad=True):
         if data is None:
             data = np.empty(0, dtype=np.float32)
-        arr = data._data if isinstance(data, Tensor) else _to_array(data, copy=False)
-        self._init(arr, requires_grad)
+        if isinstance(data, Tensor):  # shares data's storage, on data's device
+            self._init(data._data, requires_grad, data._device)
+        else:
+            self._init(_to_array(data, copy=False), requires_grad)
 
     def __repr__(self):
         return "Parameter containing:\n" + super().__repr__()

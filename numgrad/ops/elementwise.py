@@ -7,11 +7,10 @@ Gradient formulas follow torch's ``derivatives.yaml`` so float64 results agree t
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from .math import fast_exp, fast_exp_typed, fast_tanh, one_of, power, scalar, zero_of
+from . import math as m
+from .math import one_of, power, scalar, zero_of
 from .registry import ALL, ARITH, FLOAT, Kernel, Op, elementwise, register
 
 # torch's own words for the bool ops it refuses (a mask is inverted with ~, not -)
@@ -29,7 +28,7 @@ def _identity(grad):
     return grad
 
 
-identity = Kernel(cpu=_identity, args=("grad",), name="identity", fresh=False)
+identity = Kernel(generic=_identity, args=("grad",), name="identity", fresh=False)
 
 # ---- arithmetic ---------------------------------------------------------------------------
 
@@ -102,7 +101,7 @@ def pow_dy(grad, x, y, out):
     # torch masks x == 0 with a non-negative exponent (0 * log(0)) to a zero gradient
     if x == 0 and y >= 0:
         return 0.0 * grad
-    return grad * out * math.log(x)
+    return grad * out * m.log(x)
 
 
 @scalar
@@ -240,8 +239,9 @@ register(
         ("x", "y"),
         elementwise(floor_divide_f, ARITH),
         {
-            "x": Kernel(cpu=_floor_divide_backward, args=("grad",)),
-            "y": Kernel(cpu=_floor_divide_backward, args=("grad",)),
+            # raises the same on every device: generic, no device registers it
+            "x": Kernel(generic=_floor_divide_backward, args=("grad",)),
+            "y": Kernel(generic=_floor_divide_backward, args=("grad",)),
         },
     )
 )
@@ -359,7 +359,7 @@ register(
 @scalar
 def exp_f(x):
     # float32 in float32 (twice the SIMD lanes, no conversions: 3.6x faster), as torch does
-    return fast_exp_typed(x)
+    return m.exp(x)
 
 
 @scalar
@@ -369,7 +369,7 @@ def exp_dx(grad, out):
 
 @scalar
 def log_f(x):
-    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+    return m.log(x) if x > 0 else (-m.inf if x == 0 else m.nan)
 
 
 @scalar
@@ -379,7 +379,7 @@ def log_dx(grad, x):
 
 @scalar
 def sqrt_f(x):
-    return math.sqrt(x) if x >= 0 else math.nan
+    return m.sqrt(x) if x >= 0 else m.nan
 
 
 @scalar
@@ -406,7 +406,7 @@ def abs_dx(grad, x):
 
 @scalar
 def tanh_f(x):
-    return fast_tanh(x)
+    return m.tanh(x)
 
 
 @scalar
@@ -421,7 +421,7 @@ def sigmoid_f(x):
     # float32 is computed in float32 like torch's: <= 2.4 ulp (torch's too), 3.1x faster than
     # float64 math (measured here); float64 is unchanged
     one = np.float32(1.0)
-    return one / (one + fast_exp_typed(-x))
+    return one / (one + m.exp(-x))
 
 
 @scalar
@@ -466,27 +466,27 @@ def leaky_relu_dx(grad, x, negative_slope):
 
 @scalar
 def gelu_f(x):
-    return 0.5 * x * (1 + math.erf(x * 0.7071067811865476))
+    return 0.5 * x * (1 + m.erf(x * 0.7071067811865476))
 
 
 @scalar
 def gelu_dx(grad, x):
-    cdf = 0.5 * (1 + math.erf(x * 0.7071067811865476))
-    pdf = fast_exp(-0.5 * x * x) * 0.3989422804014327
+    cdf = 0.5 * (1 + m.erf(x * 0.7071067811865476))
+    pdf = m.exp_double(-0.5 * x * x) * 0.3989422804014327
     return grad * (cdf + x * pdf)
 
 
 @scalar
 def gelu_tanh_f(x):
     inner = 0.7978845608028654 * (x + 0.044715 * x * x * x)
-    return 0.5 * x * (1 + fast_tanh(inner))
+    return 0.5 * x * (1 + m.tanh(inner))
 
 
 @scalar
 def gelu_tanh_dx(grad, x):
     k = 0.7978845608028654
     inner = k * (x + 0.044715 * x * x * x)
-    t = fast_tanh(inner)
+    t = m.tanh(inner)
     left = 0.5 * x
     right = 1 + t
     left_d = 0.5 * right
@@ -499,7 +499,7 @@ def gelu_tanh_dx(grad, x):
 def softplus_f(x, beta, threshold):
     if x * beta > threshold:
         return x
-    return math.log1p(fast_exp(x * beta)) / beta
+    return m.log1p(m.exp_double(x * beta)) / beta
 
 
 @scalar
@@ -507,7 +507,7 @@ def softplus_dx(grad, x, beta, threshold):
     z = x * beta
     if z > threshold:
         return grad
-    e = fast_exp(z)
+    e = m.exp_double(z)
     return grad * e / (e + 1)
 
 
@@ -555,8 +555,15 @@ register(Op("exp", ("x",), elementwise(exp_f), {"x": elementwise(exp_dx)}, **_FL
 register(Op("log", ("x",), elementwise(log_f), {"x": elementwise(log_dx)}, **_FL))
 register(Op("sqrt", ("x",), elementwise(sqrt_f), {"x": elementwise(sqrt_dx)}, **_FL))
 register(Op("abs", ("x",), elementwise(abs_f, ARITH), {"x": elementwise(abs_dx)}))
+
+
 # piecewise-constant ops: recorded (the output requires grad, as in torch) with a zero gradient
-zero_grad = Kernel(cpu=lambda grad: np.zeros_like(grad), args=("grad",), name="zeros_like")
+@scalar
+def zero_grad_f(grad):
+    return zero_of(grad)
+
+
+zero_grad = elementwise(zero_grad_f, ALL)
 register(Op("sign", ("x",), elementwise(sign_f, ALL), {"x": zero_grad}))
 register(Op("tanh", ("x",), elementwise(tanh_f), {"x": elementwise(tanh_dx)}, **_FL))
 register(
@@ -633,45 +640,35 @@ register(
 
 @scalar
 def round_f(x):
-    return np.rint(x)  # half to even, like torch.round; keeps NaN, inf and -0.0
+    return m.rint(x)  # half to even, like torch.round; keeps NaN, inf and -0.0
 
 
 @scalar
 def floor_f(x):
-    return np.floor(x)
+    return m.floor(x)
 
 
 @scalar
 def ceil_f(x):
-    return np.ceil(x)
+    return m.ceil(x)
 
 
 @scalar
 def trunc_f(x):
-    return np.trunc(x)
+    return m.trunc(x)
 
 
 for _name, _fn in (("round", round_f), ("floor", floor_f), ("ceil", ceil_f), ("trunc", trunc_f)):
     register(Op(_name, ("x",), elementwise(_fn), {"x": zero_grad}, **_FL))
 
 
-# dtype conversion: the kernel is numpy's astype (a copy); the gradient casts back (the tape
-# converts every input gradient to its input's dtype)
-_F16 = np.dtype(np.float16)
-
-
-def _astype(x, dtype):
-    if dtype == _F16:
-        with np.errstate(over="ignore"):  # beyond float16's range is inf, silently as in torch
-            return x.astype(dtype)
-    return x.astype(dtype)
-
-
+# dtype conversion and copies: the devices implement them (numpy's astype / copy on the CPU);
+# the gradient casts back (the tape converts every input gradient to its input's dtype)
 register(
     Op(
         "cast",
         ("x",),
-        Kernel(cpu=_astype, args=("x", "dtype"), name="astype"),
+        Kernel(args=("x", "dtype"), name="astype"),
         {"x": identity},
         attrs=("dtype",),
         promote=None,
@@ -681,7 +678,7 @@ register(
     Op(
         "clone",
         ("x",),
-        Kernel(cpu=lambda x: x.copy(), args=("x",), name="copy"),
+        Kernel(args=("x",), name="copy"),
         {"x": identity},
         promote=None,
     )
@@ -724,9 +721,7 @@ def l1_dy(grad, x, y):
 @scalar
 def bce_f(x, y):
     # torch clamps each log at -100 so a probability of exactly 0 or 1 gives a finite loss
-    return (y - 1) * max(math.log1p(-x), -100.0) - y * max(
-        math.log(x) if x > 0 else -math.inf, -100.0
-    )
+    return (y - 1) * max(m.log1p(-x), -100.0) - y * max(m.log(x) if x > 0 else -m.inf, -100.0)
 
 
 @scalar
@@ -736,15 +731,15 @@ def bce_dx(grad, x, y):
 
 @scalar
 def bce_dy(grad, x):
-    return grad * (max(math.log1p(-x), -100.0) - max(math.log(x) if x > 0 else -math.inf, -100.0))
+    return grad * (max(m.log1p(-x), -100.0) - max(m.log(x) if x > 0 else -m.inf, -100.0))
 
 
 @scalar
 def softplus0(x):
     # log(1 + exp(x)) without overflow
     if x > 0:
-        return x + math.log1p(fast_exp(-x))
-    return math.log1p(fast_exp(x))
+        return x + m.log1p(m.exp_double(-x))
+    return m.log1p(m.exp_double(x))
 
 
 @scalar

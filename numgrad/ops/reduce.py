@@ -1,26 +1,28 @@
 """Reductions: sum, mean, max/min (whole tensor or along a dim), argmax/argmin, var/std, norm.
 
-Every reduction runs on a ``(A, R, B)`` view of its input: the reduced axes (made adjacent and
-contiguous) form ``R``, the axes before and after form ``A`` and ``B``.  One kernel per reduction
-then covers every ``dim``/``keepdim`` combination.  float32 sums accumulate in float64.
+Declarations and plans only; each device implements the kernels (``devices/cpu/reduce.py``).
+
+Every reduction runs on an ``(A, R, B)`` view of its input: the reduced axes (made adjacent and
+contiguous) form ``R``, the axes before and after form ``A`` and ``B``.  :func:`reduce_plan`
+computes that view once per (shape, axes, keepdim), so one compute kernel per reduction covers
+every ``dim``/``keepdim`` combination.  float32 sums accumulate in float64.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+import math
+import numbers
+from typing import NamedTuple
 
-from ..devices.cpu.math import vec_sum
 from .registry import Kernel, Op, register
-
-_JIT = {"cache": True, "error_model": "numpy"}
 
 
 def normalize_dims(dim, ndim):
     """``dim`` (None, int or sequence) -> sorted tuple of non-negative axes."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    # type(dim) is int first: the ABC check numpy integers need is slower (every sum(dim=...))
+    dims = (dim,) if type(dim) is int or isinstance(dim, numbers.Integral) else tuple(dim)
     n = max(ndim, 1)
     out = []
     for d in dims:
@@ -38,258 +40,95 @@ def normalize_dims(dim, ndim):
     return tuple(sorted(out))
 
 
-def _prod(xs):
-    n = 1
-    for v in xs:
-        n *= v
-    return n
-
-
-def to_arb(x, axes):
-    """View (or copy) ``x`` as ``(A, R, B)`` with ``axes`` flattened into ``R``."""
-    shape = x.shape
-    if not axes:
-        return x.reshape(-1, 1, 1) if x.ndim else x.reshape(1, 1, 1)
-    lo, hi = axes[0], axes[-1]
-    if hi - lo + 1 != len(axes):
-        keep = [i for i in range(x.ndim) if i not in axes]
-        x = np.ascontiguousarray(x.transpose(keep + list(axes)))
-        r = _prod([shape[i] for i in axes])
-        return x.reshape(-1, r, 1)
-    a = _prod(shape[:lo])
-    r = _prod(shape[lo : hi + 1])
-    b = _prod(shape[hi + 1 :])
-    if not x.flags.c_contiguous:
-        x = np.ascontiguousarray(x)
-    return x.reshape(a, r, b)
-
-
 def reduced_shape(shape, axes, keepdim):
     if keepdim:
         return tuple(1 if i in axes else s for i, s in enumerate(shape))
     return tuple(s for i, s in enumerate(shape) if i not in axes)
 
 
-@njit(**_JIT)
-def sum_arb_kernel(x):
-    a_n, r_n, b_n = x.shape
-    out = np.zeros((a_n, b_n), dtype=np.float64)
-    if b_n == 1:
-        # rows are contiguous runs of the flat array (to_arb made x C-contiguous)
-        flat = x.reshape(a_n * r_n)
-        for a in range(a_n):
-            out[a, 0] = vec_sum(flat[a * r_n : (a + 1) * r_n])
-        return out
-    for a in range(a_n):
-        for r in range(r_n):
-            for b in range(b_n):
-                out[a, b] += x[a, r, b]
-    return out
+class ReducePlan(NamedTuple):
+    """How a device sees a reduction of an array of ``shape`` over ``axes``.
+
+    ``perm`` (None when the reduced axes are already adjacent) moves the kept axes first and the
+    reduced ones last, into a contiguous copy; the input, so permuted, is then viewed as ``arb``
+    = (A, R, B) with R the product of the reduced sizes (``inv_perm`` undoes ``perm``).
+    ``out_shape`` is the result's shape, ``keep_shape`` the same with the reduced axes kept as
+    1 (the gradient's layout before it is broadcast back).  ``whole``: every axis reduced and
+    not kept, the one-number reduction of a loss.
+    """
+
+    shape: tuple
+    axes: tuple
+    arb: tuple
+    perm: tuple | None
+    inv_perm: tuple | None
+    out_shape: tuple
+    keep_shape: tuple
+    whole: bool
 
 
-@njit(**_JIT)
-def sum_arb_int_kernel(x):
-    a_n, r_n, b_n = x.shape
-    out = np.zeros((a_n, b_n), dtype=np.int64)
-    for a in range(a_n):
-        for r in range(r_n):
-            for b in range(b_n):
-                out[a, b] += x[a, r, b]
-    return out
-
-
-@njit(**_JIT)
-def max_arb_kernel(x, sign):
-    # sign=+1 for max, -1 for min; NaN wins (torch propagates it), first index on ties
-    a_n, r_n, b_n = x.shape
-    vals = np.empty((a_n, b_n), dtype=x.dtype)
-    idx = np.zeros((a_n, b_n), dtype=np.int64)
-    for a in range(a_n):
-        for b in range(b_n):
-            best = x[a, 0, b]
-            bi = 0
-            if best == best:
-                for r in range(1, r_n):
-                    v = x[a, r, b]
-                    if v != v:
-                        best = v
-                        bi = r
-                        break
-                    if sign * v > sign * best:
-                        best = v
-                        bi = r
-            vals[a, b] = best
-            idx[a, b] = bi
-    return vals, idx
-
-
-@njit(**_JIT)
-def scatter_arb_kernel(g, idx, r_n):
-    # inverse of max along R: the gradient goes to the selected index only.  The indices were
-    # made by the forward, but the user holds them and can change them through .data (torch
-    # re-checks too); Numba does not bounds-check: returns the first bad (a, b) flattened, or -1
-    a_n, b_n = g.shape
-    out = np.zeros((a_n, r_n, b_n), dtype=g.dtype)
-    for a in range(a_n):
-        for b in range(b_n):
-            r = idx[a, b]
-            if r < 0 or r >= r_n:
-                return out, a * b_n + b
-            out[a, r, b] = g[a, b]
-    return out, -1
-
-
-def _sum(x, axes, keepdim, dtype=None):
-    if len(axes) == x.ndim and not keepdim and x.dtype.kind == "f" and x.flags.c_contiguous:
-        # whole-tensor sum of a contiguous float tensor: one flat loop (a loss's reduction)
-        return np.asarray(vec_sum(x.reshape(-1)), dtype=x.dtype)
-    x3 = to_arb(x, axes)
-    if x.dtype.kind == "f":
-        res = sum_arb_kernel(x3).astype(x.dtype if dtype is None else dtype, copy=False)
+def reduce_plan(x_shape, axes, keepdim):
+    shape = tuple(x_shape)
+    perm = inv = None
+    if not axes:
+        arb = (math.prod(shape), 1, 1)
+    elif axes[-1] - axes[0] + 1 != len(axes):
+        keep = [i for i in range(len(shape)) if i not in axes]
+        perm = tuple(keep + list(axes))
+        inv = tuple(sorted(range(len(perm)), key=perm.__getitem__))
+        arb = (math.prod(shape[i] for i in keep), math.prod(shape[i] for i in axes), 1)
     else:
-        res = sum_arb_int_kernel(x3.astype(np.int64, copy=False))
-    return res.reshape(reduced_shape(x.shape, axes, keepdim))
+        lo, hi = axes[0], axes[-1]
+        arb = (math.prod(shape[:lo]), math.prod(shape[lo : hi + 1]), math.prod(shape[hi + 1 :]))
+    return ReducePlan(
+        shape,
+        tuple(axes),
+        arb,
+        perm,
+        inv,
+        reduced_shape(shape, axes, keepdim),
+        reduced_shape(shape, axes, True),
+        len(axes) == len(shape) and not keepdim,
+    )
 
 
-def sum_forward(x, axes, keepdim):
-    return _sum(x, axes, keepdim)
-
-
-def mean_forward(x, axes, keepdim):
-    n = 1
-    for a in axes:
-        n *= x.shape[a]
-    s = _sum(x, axes, keepdim)
-    return s / np.asarray(n, dtype=s.dtype) if n else s * np.nan
-
-
-def expand_back(grad, x_shape, axes):
-    """Broadcast a reduced gradient back to the input shape."""
-    g = grad.reshape(reduced_shape(x_shape, axes, True))
-    out = np.empty(x_shape, dtype=grad.dtype)
-    out[...] = g
-    return out
-
-
-def sum_backward(grad, x_shape, axes):
-    return expand_back(grad, x_shape, axes)
-
-
-def mean_backward(grad, x_shape, axes):
-    n = 1
-    for a in axes:
-        n *= x_shape[a]
-    return expand_back(grad / np.asarray(n, dtype=grad.dtype), x_shape, axes)
-
-
-def max_dim_forward(x, axis, keepdim, sign):
-    if x.shape[axis] == 0:
-        raise IndexError(
-            f"{'max' if sign > 0 else 'min'}(): Expected reduction dim {axis} to have non-zero "
-            f"size (shape {x.shape})"
-        )
-    vals, idx = max_arb_kernel(to_arb(x, (axis,)), sign)
-    shape = reduced_shape(x.shape, (axis,), keepdim)
-    return vals.reshape(shape), idx.reshape(shape)
-
-
-def max_dim_backward(grad, x_shape, axis, indices):
-    a_n, r_n, b_n = _prod(x_shape[:axis]), x_shape[axis], _prod(x_shape[axis + 1 :])
-    g = np.ascontiguousarray(grad).reshape(a_n, b_n)
-    idx = np.ascontiguousarray(indices).reshape(a_n, b_n)
-    out, bad = scatter_arb_kernel(g, idx, r_n)
-    if bad >= 0:
-        raise RuntimeError(
-            f"index {int(idx.reshape(-1)[bad])} is out of bounds for dimension {axis} with size "
-            f"{r_n} (the indices returned by max/min were changed after forward)"
-        )
-    return out.reshape(x_shape)
-
-
-def max_all_forward(x, sign):
-    if x.size == 0:
-        raise RuntimeError("max(): expected a non-empty tensor; use max(dim=...) on an empty one")
-    vals, _ = max_arb_kernel(x.reshape(1, -1, 1), sign)
-    return vals.reshape(())
-
-
-@njit(**_JIT)
-def max_all_backward_kernel(grad, x, out):
-    # torch's amax rule: ties share the gradient evenly
-    count = 0
-    for v in x:
-        if v == out or (v != v and out != out):
-            count += 1
-    res = np.zeros_like(x)
-    if count == 0:
-        return res
-    share = grad / count
-    for i in range(x.size):
-        v = x[i]
-        if v == out or (v != v and out != out):
-            res[i] = share
-    return res
-
-
-def max_all_backward(grad, x, out):
-    flat = np.ascontiguousarray(x).reshape(-1)
-    res = max_all_backward_kernel(x.dtype.type(grad), flat, x.dtype.type(out))
-    return res.reshape(x.shape)
-
-
-@njit(**_JIT)
-def amax_backward_kernel(g, x, vals):
-    # torch's amax/amin rule: the gradient is shared evenly by the tied extreme elements
-    a_n, r_n, b_n = x.shape
-    out = np.zeros_like(x)
-    for a in range(a_n):
-        for b in range(b_n):
-            v = vals[a, b]
-            count = 0
-            for r in range(r_n):
-                if x[a, r, b] == v or (v != v and x[a, r, b] != x[a, r, b]):
-                    count += 1
-            if count:
-                share = g[a, b] / count
-                for r in range(r_n):
-                    if x[a, r, b] == v or (v != v and x[a, r, b] != x[a, r, b]):
-                        out[a, r, b] = share
-    return out
-
-
-def amax_forward(x, axes, keepdim, sign):
+def amax_plan(x_shape, axes, keepdim, sign):
     for a in axes:
         # an empty batch (0 rows, reduced over a non-empty dim) gives an empty result, as in
         # torch; only an empty reduced dim has no extreme to return
-        if x.shape[a] == 0:
+        if x_shape[a] == 0:
             raise IndexError(
                 f"{'amax' if sign > 0 else 'amin'}(): Expected reduction dim {a} to have "
-                f"non-zero size (shape {x.shape})"
+                f"non-zero size (shape {tuple(x_shape)})"
             )
-    vals, _ = max_arb_kernel(to_arb(x, axes), sign)
-    return vals.reshape(reduced_shape(x.shape, axes, keepdim))
+    return reduce_plan(x_shape, axes, keepdim)
 
 
-def amax_backward(grad, x, out, axes):
-    x3 = to_arb(x, axes)
-    g2 = np.ascontiguousarray(grad).reshape(x3.shape[0], x3.shape[2])
-    v2 = np.ascontiguousarray(out).reshape(x3.shape[0], x3.shape[2])
-    res = amax_backward_kernel(g2, x3, v2)
-    if len(axes) and axes[-1] - axes[0] + 1 != len(axes):
-        # to_arb moved the reduced axes last; move them back
-        keep = [i for i in range(x.ndim) if i not in axes]
-        perm = keep + list(axes)
-        moved = res.reshape([x.shape[i] for i in perm])
-        return np.transpose(moved, np.argsort(perm))
-    return res.reshape(x.shape)
+def max_dim_plan(x_shape, axis, keepdim, sign):
+    if x_shape[axis] == 0:
+        raise IndexError(
+            f"{'max' if sign > 0 else 'min'}(): Expected reduction dim {axis} to have non-zero "
+            f"size (shape {tuple(x_shape)})"
+        )
+    return reduce_plan(x_shape, (axis,), keepdim)
+
+
+def max_dim_back_plan(x_shape, axis):
+    return reduce_plan(x_shape, (axis,), True)
+
+
+def max_all_plan(x_shape):
+    if math.prod(x_shape) == 0:
+        raise RuntimeError("max(): expected a non-empty tensor; use max(dim=...) on an empty one")
+    return reduce_plan(x_shape, tuple(range(len(x_shape))), False)
 
 
 register(
     Op(
         "amax",
         ("x",),
-        Kernel(cpu=amax_forward, args=("x", "axes", "keepdim", "sign")),
-        {"x": Kernel(cpu=amax_backward, args=("grad", "x", "out", "axes"))},
+        Kernel(args=("x", "sign", "plan"), name="amax_forward", plan=amax_plan),
+        {"x": Kernel(args=("grad", "x", "out", "plan"), name="amax_backward", plan=reduce_plan)},
         attrs=("axes", "keepdim", "sign"),
         promote=None,
         half="float32",
@@ -299,8 +138,8 @@ register(
     Op(
         "sum",
         ("x",),
-        Kernel(cpu=sum_forward, args=("x", "axes", "keepdim")),
-        {"x": Kernel(cpu=sum_backward, args=("grad", "x_shape", "axes"))},
+        Kernel(args=("x", "plan"), name="sum_forward", plan=reduce_plan),
+        {"x": Kernel(args=("grad", "plan"), name="sum_backward", plan=reduce_plan)},
         attrs=("axes", "keepdim"),
         promote=None,
         half="float32",
@@ -310,8 +149,8 @@ register(
     Op(
         "mean",
         ("x",),
-        Kernel(cpu=mean_forward, args=("x", "axes", "keepdim")),
-        {"x": Kernel(cpu=mean_backward, args=("grad", "x_shape", "axes"))},
+        Kernel(args=("x", "plan"), name="mean_forward", plan=reduce_plan),
+        {"x": Kernel(args=("grad", "plan"), name="mean_backward", plan=reduce_plan)},
         attrs=("axes", "keepdim"),
         promote=None,
         half="float32",
@@ -321,8 +160,12 @@ register(
     Op(
         "max_dim",
         ("x",),
-        Kernel(cpu=max_dim_forward, args=("x", "axis", "keepdim", "sign")),
-        {"x": Kernel(cpu=max_dim_backward, args=("grad", "x_shape", "axis", "indices"))},
+        Kernel(args=("x", "sign", "plan"), name="max_dim_forward", plan=max_dim_plan),
+        {
+            "x": Kernel(
+                args=("grad", "indices", "plan"), name="max_dim_backward", plan=max_dim_back_plan
+            )
+        },
         attrs=("axis", "keepdim", "sign"),
         outputs=("out", "indices"),
         promote=None,
@@ -333,8 +176,8 @@ register(
     Op(
         "max_all",
         ("x",),
-        Kernel(cpu=max_all_forward, args=("x", "sign")),
-        {"x": Kernel(cpu=max_all_backward, args=("grad", "x", "out"))},
+        Kernel(args=("x", "sign", "plan"), name="max_all_forward", plan=max_all_plan),
+        {"x": Kernel(args=("grad", "x", "out"), name="max_all_backward")},
         attrs=("sign",),
         promote=None,
         half="float32",
@@ -344,114 +187,61 @@ register(
 # ---- var, std, norm: torch's backward formulas ---------------------------------------------
 # Built as composites (sqrt(sum(x * x)), sqrt(var)) their gradients were NaN where torch's are
 # 0: sqrt's rule divides by the result, so a zero vector or a constant tensor gave 0 / 0.  torch
-# masks those points (derivatives.yaml: norm_backward, std_backward, var_backward); so do these.
-# Sums accumulate in float64, like the other reductions here.
+# masks those points (derivatives.yaml: norm_backward, std_backward, var_backward); so do the
+# kernels.  Sums accumulate in float64, like the other reductions here.
 
 
-def _keep_shape(shape, axes):
-    return reduced_shape(shape, axes, True)
+class MomentsPlan(NamedTuple):
+    """var/std over ``axes``: ``n`` elements per result, ``dof`` = n - correction (may be
+    <= 0), ``denom`` = max(dof, 0); ``full``: no dim was given (torch's rule differs there
+    when there is no degree of freedom)."""
+
+    axes: tuple
+    keepdim: bool
+    n: int
+    dof: float
+    denom: float
+    keep_shape: tuple
+    full: bool
 
 
-def _sgn(x):
-    # torch's sgn: (0 < x) - (x < 0), so 0 at NaN (np.sign gives NaN)
-    return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
-
-
-def var_forward(x, axes, keepdim, correction):
-    n = _prod([x.shape[a] for a in axes])
-    with np.errstate(all="ignore"):  # an empty reduction is 0/0 = NaN, as in torch
-        mean = np.sum(x, axis=axes, keepdims=True, dtype=np.float64) / n
-        d = x - mean
-        s = np.sum(d * d, axis=axes, keepdims=keepdim, dtype=np.float64)
-        return np.asarray(s / max(n - correction, 0), dtype=x.dtype)
-
-
-def var_backward(grad, x, axes, correction, full):
-    n = _prod([x.shape[a] for a in axes])
+def moments_plan(x_shape, axes, keepdim, correction, full):
+    n = math.prod(x_shape[a] for a in axes)
     dof = n - correction
-    g = np.reshape(grad, _keep_shape(x.shape, axes))
-    with np.errstate(all="ignore"):
-        mean = (np.sum(x, axis=axes, keepdims=True, dtype=np.float64) / n).astype(x.dtype)
-        if full and dof <= 0:
-            # torch: no dim given and no degrees of freedom -> NaN where x is its mean, else inf
-            return g * np.where(x == mean, x.dtype.type(np.nan), x.dtype.type(np.inf))
-        coef = x.dtype.type(np.inf if dof == 0 else 2.0 / dof)
-        return (coef * g) * (x - mean)
+    return MomentsPlan(
+        tuple(axes), keepdim, n, dof, max(dof, 0), reduced_shape(x_shape, axes, True), full
+    )
 
 
-def std_forward(x, axes, keepdim, correction):
-    with np.errstate(invalid="ignore"):
-        return np.sqrt(var_forward(x, axes, keepdim, correction))
+class NormPlan(NamedTuple):
+    axes: tuple
+    keepdim: bool
+    p: float
+    keep_shape: tuple
 
 
-def std_backward(grad, x, out, axes, correction, full):
-    # torch: grad / (2 std), exactly 0 where std == 0 (even for an inf grad), then var's rule
-    with np.errstate(all="ignore"):
-        g = np.where(out == 0, out.dtype.type(0), grad / (2 * out))
-    return var_backward(g, x, axes, correction, full)
+def norm_plan(x_shape, axes, keepdim, p):
+    if math.isinf(p):
+        for a in axes:
+            if x_shape[a] == 0:
+                raise RuntimeError(
+                    f"linalg.vector_norm cannot compute the {p} norm on dimension {a} of "
+                    f"shape {tuple(x_shape)}: it is empty and the operation has no identity"
+                )
+    return NormPlan(tuple(axes), keepdim, p, reduced_shape(x_shape, axes, True))
 
 
-def norm_forward(x, axes, keepdim, p):
-    with np.errstate(all="ignore"):
-        if p == 2:
-            # squares in x's precision, as torch's (a float32 norm of [1e20, 1] is inf)
-            res = np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim, dtype=np.float64))
-        elif p == 0:
-            res = np.sum(x != 0, axis=axes, keepdims=keepdim, dtype=np.float64)
-        elif np.isinf(p):
-            for a in axes:
-                if x.shape[a] == 0:
-                    raise RuntimeError(
-                        f"linalg.vector_norm cannot compute the {p} norm on dimension {a} of "
-                        f"shape {x.shape}: it is empty and the operation has no identity"
-                    )
-            reduce = np.max if p > 0 else np.min
-            res = reduce(np.abs(x), axis=axes, keepdims=keepdim)
-        else:
-            # |x|^p in x's precision too, summed in float64
-            s = np.sum(np.abs(x) ** x.dtype.type(p), axis=axes, keepdims=keepdim, dtype=np.float64)
-            res = s if p == 1 else s ** (1.0 / p)
-    return np.asarray(res, dtype=x.dtype)
-
-
-def norm_backward(grad, x, out, axes, p):
-    shape = _keep_shape(x.shape, axes)
-    g = np.reshape(grad, shape)
-    n = np.reshape(out, shape)
-    zero = x.dtype.type(0)
-    with np.errstate(all="ignore"):
-        if p == 0:
-            return np.zeros_like(x)
-        if p == 1:
-            return _sgn(x) * g
-        if p == 2:
-            return g * np.where(n == 0, zero, x / n)
-        a = np.abs(x)
-        if np.isinf(p):
-            # amax's rule on |x|: ties (and NaNs) share the gradient
-            mask = (a == n) | np.isnan(a)
-            count = np.sum(mask, axis=axes, keepdims=True).astype(x.dtype)
-            return _sgn(x) * ((g / count) * mask)
-        pt = x.dtype.type(p)
-        if p < 1:
-            scaled = _sgn(x) * np.where(x == 0, zero, a ** (pt - 1))
-            return scaled * g * n ** (1 - pt)
-        scale = np.where(n == 0, zero, g / n ** (pt - 1))
-        if p < 2:
-            return _sgn(x) * a ** (pt - 1) * scale
-        return x * a ** (pt - 2) * scale
-
-
-for _name, _fwd, _bwd, _reads in (
-    ("var", var_forward, var_backward, ("x",)),
-    ("std", std_forward, std_backward, ("x", "out")),
-):
+for _name, _reads in (("var", ("x",)), ("std", ("x", "out"))):
     register(
         Op(
             _name,
             ("x",),
-            Kernel(cpu=_fwd, args=("x", "axes", "keepdim", "correction")),
-            {"x": Kernel(cpu=_bwd, args=("grad", *_reads, "axes", "correction", "full"))},
+            Kernel(args=("x", "plan"), name=f"{_name}_forward", plan=moments_plan),
+            {
+                "x": Kernel(
+                    args=("grad", *_reads, "plan"), name=f"{_name}_backward", plan=moments_plan
+                )
+            },
             # full: no dim given, where torch's rule differs when there is no degree of freedom
             attrs=("axes", "keepdim", "correction", "full"),
             promote=None,
@@ -461,8 +251,8 @@ register(
     Op(
         "norm",
         ("x",),
-        Kernel(cpu=norm_forward, args=("x", "axes", "keepdim", "p")),
-        {"x": Kernel(cpu=norm_backward, args=("grad", "x", "out", "axes", "p"))},
+        Kernel(args=("x", "plan"), name="norm_forward", plan=norm_plan),
+        {"x": Kernel(args=("grad", "x", "out", "plan"), name="norm_backward", plan=norm_plan)},
         attrs=("axes", "keepdim", "p"),
         promote=None,
     )

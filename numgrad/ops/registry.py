@@ -17,17 +17,19 @@ Fields
     inputs      names of the tensor inputs, in call order.  Python scalars may stand in for
                 any input; they are constants and never receive a gradient.
     attrs       names of non-tensor keyword attributes (``dim``, ``keepdim``, ``lo``...).
-    saves       names kept on the tape for backward: input names, ``"out"`` (the forward
-                result) or names of extra forward outputs (see ``outputs``).  Only the names
-                read by the rules of inputs that actually need a gradient are kept, and they
-                are dropped once backward has used them.
+    saves       not declared: derived from the backward rules' parameters (the input,
+                ``out`` and extra-output names they read).  At run time only the names read
+                by the rules of inputs that actually need a gradient are kept, and they are
+                dropped once backward has used them.
     outputs     names of the forward results; the first is the differentiable tensor returned
                 to the user, the rest are non-differentiable extras (e.g. ``indices`` of max);
                 an extra that backward reads is version-checked like a saved input.
     forward     a :class:`Kernel`: one callable per device.
-    backward    ``{input_name: Kernel or None}``.  ``None`` declares the input
-                non-differentiable (calling backward through it is a no-op for that input);
-                an input missing from the dict raises ``NotImplementedError`` naming the op.
+    backward    ``{input_name: Kernel or None}``.  ``None`` is the one way to say "no
+                gradient": the input is non-differentiable, and an op whose inputs are all
+                ``None`` (comparisons) is not recorded at all.  A zero gradient (``sign``,
+                ``round``) is a rule like any other (``zero_grad``).  An input missing from
+                the dict raises ``NotImplementedError`` naming the op.
     promote     dtype policy: ``"arith"`` (torch type promotion between tensors and scalars),
                 ``"float"`` (integer inputs become float32, as torch does for ``exp``),
                 ``"floating"`` (integer inputs raise, as torch's do for softmax and gelu),
@@ -40,23 +42,45 @@ Fields
                 ``"native"`` otherwise; compute kernels (reductions, matmul) say ``"float32"``.
 
 Names in scope for kernels
-    A kernel reads its arguments by the parameter names of its CPU function, from this scope:
-    ``grad`` (upstream gradient, shaped like ``out``), ``out``, the input names, the extra output
-    names, the attr names, and ``<input>_shape`` for every input.  Backward kernels return the
-    gradient for their input, shaped like ``out`` or like the input; the tape unbroadcasts.
+    A kernel reads its arguments (``Kernel.args``, in order) from this scope: ``grad``
+    (upstream gradient, shaped like ``out``), ``out``, the input names, the extra output
+    names, the attr names, ``<input>_shape`` for every input, and ``plan`` (below).  Backward
+    kernels return the gradient for their input, shaped like ``out`` or like the input; the
+    tape unbroadcasts.
+
+Plan and compute (every op that is not elementwise)
+    ``Kernel(args=(..., "plan"), name=..., plan=fn)`` declares a *plan*: ``fn`` is plain Python
+    over shapes and attrs only (its parameter names, e.g. ``reduce_plan(x_shape, axes,
+    keepdim)``; checked at registration), computing once what the compute needs - the
+    ``(A, R, B)`` view of a reduction, matmul's batch shape and 1-D promotions, softmax's
+    rows - and raising the shape errors.  Dispatch (forward) and the tape (backward) call
+    ``kernel.plan_for(scope)`` and put the result in the scope as ``plan`` just before the
+    device callable runs; it is cached per plan function by its arguments (a dict lookup on
+    the hot path; ``cache_plan=False`` for the getitem index, which may hold arrays).  Plans
+    live in ``numgrad/ops`` and import no array library, so every device and the code that
+    ``numgrad.compile`` generates reuse them; a device implements only the *compute*: kernels
+    over contiguous fixed-rank arrays and scalars, registered with :func:`impl`.  An op whose
+    only shape arithmetic is one reshape (``linear``'s leading dims) declares no plan.
 
 Devices
-    A :class:`Kernel` has a slot per device (``cpu``, ``cuda``).  CPU kernels are Numba
-    ``@njit`` functions or ``@vectorize`` ufuncs built from one ``@njit(inline="always")``
-    scalar function by :func:`elementwise`.  A device with no kernel raises
-    ``NotImplementedError`` naming the op and device.
+    Declarations say what an op *is*; each device package (``numgrad/devices/<name>/``) says
+    how it runs there, importing from ``numgrad/ops`` only this registry API (and the math
+    seam, ``ops/math.py``, whose functions it overloads).  ``register_device(name,
+    elementwise=builder, array=api)`` gives the device's elementwise builder (scalar rule ->
+    loops, called lazily on a kernel's first use on that device) and its array API (what the
+    tape and the engine use: zeros, accumulate, sum-to-shape, cast...).  ``impl(op, device,
+    forward=..., backward={input: ...})`` registers the compute of every other kernel.  A
+    kernel may instead carry one ``generic`` callable that runs on every device (it only passes
+    arrays through).  A missing (op, device) pair raises ``NotImplementedError`` naming both.
 """
 
 from __future__ import annotations
 
 import importlib
 import inspect
-import threading
+import operator
+
+from ..locks import BUILD_LOCK
 
 OPS: dict[str, Op] = {}
 
@@ -69,7 +93,11 @@ ALL = ("bool",) + ARITH
 # package when it is imported (register_device).  Devices not yet imported are imported on first
 # use from numgrad.devices.<name>.
 _DEVICES: dict = {}
-_BUILD = threading.RLock()  # one lazy build at a time (a half-built slot is never visible)
+_ARRAYS: dict = {}  # device name -> its array API (register_device(..., array=))
+_PENDING: dict = {}  # op name -> [(device, forward, backward)] registered before the op
+# plan function -> {arguments: plan}; bounded, as a float attr (norm's p=nan) can defeat it
+_PLANS: dict = {}
+_PLANS_MAX = 4096
 
 
 class DtypeError(NotImplementedError):
@@ -95,34 +123,95 @@ class Kernel:
     kernel gets its per-device callables from :func:`impl`.
     """
 
-    __slots__ = ("name", "args", "impls", "scalar", "spec", "fresh")
+    __slots__ = (
+        "name",
+        "args",
+        "impls",
+        "scalar",
+        "spec",
+        "fresh",
+        "generic",
+        "plan",
+        "plan_args",
+        "plan_key",
+        "plans",
+    )
 
-    def __init__(self, cpu=None, args=None, name=None, fresh=True, scalar=None, spec=None):
+    def __init__(
+        self,
+        args=None,
+        name=None,
+        fresh=True,
+        scalar=None,
+        spec=None,
+        generic=None,
+        plan=None,
+        cache_plan=True,
+    ):
         # fresh: the result is a new array nobody else holds, so the tape may hand it to a
         # leaf's .grad without copying; rules returning grad itself or a view of it say False
         self.fresh = fresh
         self.scalar = scalar
         self.spec = spec
         self.impls = {}
-        if cpu is not None:
-            self.impls["cpu"] = cpu
+        # generic: a callable that runs on every device (it only passes arrays through, like
+        # the identity backward of reshape), so no device has to register it
+        self.generic = generic
         if args is None:
-            if cpu is None:
-                raise ValueError("Kernel needs args when no function is given")
-            args = tuple(inspect.signature(cpu).parameters)
+            if generic is None:
+                raise ValueError("Kernel needs args when no generic function is given")
+            args = tuple(inspect.signature(generic).parameters)
         self.args = tuple(args)
-        self.name = name or getattr(cpu, "__name__", "kernel")
+        self.name = name or getattr(generic, "__name__", "kernel")
+        # plan: plain Python over shapes and attrs (the names of its parameters, read from the
+        # scope); its result enters the scope as ``plan`` before the device callable runs.
+        # Plans are cached by their arguments (one dict per plan function, shared by every
+        # kernel using it) unless cache_plan=False (an index that may hold arrays, or whose
+        # bools would hash equal to ints: x[False] is not x[0]).
+        self.plan = plan
+        self.plan_args = ()
+        self.plan_key = None
+        self.plans = None
+        if plan is not None:
+            self.plan_args = names = tuple(inspect.signature(plan).parameters)
+            # itemgetter builds the key tuple in C (one name gives a bare value, so wrap it)
+            get = operator.itemgetter(*names)
+            self.plan_key = get if len(names) > 1 else (lambda scope: (get(scope),))
+            if cache_plan:
+                self.plans = _PLANS.setdefault(plan, {})
+
+    def plan_for(self, scope):
+        """This kernel's plan for the shapes and attrs in ``scope`` (computed once per key)."""
+        key = self.plan_key(scope)
+        plans = self.plans
+        if plans is None:
+            return self.plan(*key)
+        try:
+            plan = plans.get(key)
+        except TypeError:  # an unhashable attr (an array inside an index): planned per call
+            return self.plan(*key)
+        if plan is None:
+            # outside any except block, so a shape error the plan raises carries no KeyError
+            plan = self.plan(*key)
+            if len(plans) < _PLANS_MAX:
+                plans[key] = plan
+        return plan
 
     def on(self, device, opname="?"):
         """The callable for ``device``; builds elementwise kernels lazily, raises if none."""
         fn = self.impls.get(device)
         if fn is not None:
             return fn
-        with _BUILD:
+        # one lazy build at a time (a half-built slot is never visible); fork() waits for it
+        with BUILD_LOCK:
             fn = self.impls.get(device)
             if fn is None:
                 builder = _device_builder(device)
-                if self.scalar is not None and builder is not None:
+                # importing the device package may have registered this kernel (impl)
+                fn = self.impls.get(device)
+                if fn is None and self.generic is not None:
+                    fn = self.generic
+                elif fn is None and self.scalar is not None and builder is not None:
                     fn = builder(self)
                 if fn is None:
                     raise NotImplementedError(
@@ -145,10 +234,26 @@ def _device_builder(device):
     return _DEVICES.get(device)
 
 
-def register_device(name, elementwise=None):
+def register_device(name, elementwise=None, array=None):
     """Called by a device package on import: ``elementwise(kernel) -> callable`` builds the
-    device's loops from a scalar rule (``kernel.scalar``, ``kernel.spec``)."""
-    _DEVICES[name] = elementwise
+    device's loops from a scalar rule (``kernel.scalar``, ``kernel.spec``); ``array`` is its
+    array API (allocate, accumulate, sum-to-shape, cast, error state: see
+    ``numgrad/devices/cpu/array.py``), through which the tape and the engine reach its arrays.
+    A package may call this more than once (one module per part); later calls add parts."""
+    if elementwise is not None or name not in _DEVICES:
+        _DEVICES[name] = elementwise
+    if array is not None:
+        _ARRAYS[name] = array
+
+
+def device_arrays(name):
+    """The array API registered for device ``name`` (importing ``numgrad.devices.<name>`` on
+    first use), or None when no such device is available."""
+    api = _ARRAYS.get(name)
+    if api is None and name.isidentifier():
+        _device_builder(name)
+        api = _ARRAYS.get(name)
+    return api
 
 
 def impl(op_name, device, forward=None, backward=None):
@@ -156,7 +261,9 @@ def impl(op_name, device, forward=None, backward=None):
     backward rules.  The callables read the same scope names as the declared kernels."""
     op = OPS.get(op_name)
     if op is None:
-        raise KeyError(f"impl for unknown op '{op_name}' on device '{device}'")
+        # the device package was imported before the op's module: applied when it registers
+        _PENDING.setdefault(op_name, []).append((device, forward, backward))
+        return
     if forward is not None:
         op.forward.impls[device] = forward
     for name, fn in (backward or {}).items():
@@ -178,13 +285,6 @@ def elementwise(fn, types=FLOAT, out=None, arg_types=None, refuse=None):
     return Kernel(
         args=tuple(inspect.signature(py).parameters), name=py.__name__, scalar=fn, spec=spec
     )
-
-
-def kernel(fn=None, *, args=None):
-    """Wrap a CPU function (usually Python glue around @njit kernels) as a Kernel."""
-    if fn is None:
-        return lambda f: Kernel(cpu=f, args=args)
-    return Kernel(cpu=fn, args=args)
 
 
 class Op:
@@ -242,12 +342,24 @@ class Op:
         for n in self.backward:
             if n not in self.inputs:
                 raise ValueError(f"op '{self.name}': backward rule for unknown input '{n}'")
+        # plans see shapes and attrs only (never arrays), so they can be computed and cached
+        # before any data exists (a device, numgrad.compile) and keyed by value
+        plan_scope = set(self.attrs) | {f"{n}_shape" for n in self.inputs}
+        if self.variadic:
+            plan_scope.add("xs_shapes")
         for k in (self.forward, *self.backward.values()):
             if k is None:
                 continue
+            plan = getattr(k, "plan", None)
             for a in k.args:
-                if a not in scope:
+                if a not in scope and not (a == "plan" and plan is not None):
                     raise ValueError(f"op '{self.name}': kernel {k.name} reads unknown name '{a}'")
+            for a in getattr(k, "plan_args", ()):
+                if a not in plan_scope:
+                    raise ValueError(
+                        f"op '{self.name}': the plan of kernel {k.name} reads '{a}', which is "
+                        f"not a shape or an attr"
+                    )
 
     def save_plan(self, needs):
         """Names to keep on the tape when only the inputs flagged in ``needs`` want grads."""
@@ -279,6 +391,8 @@ def register(op: Op) -> Op:
     if op.name in OPS:
         raise ValueError(f"op '{op.name}' is already registered")
     OPS[op.name] = op
+    for device, forward, backward in _PENDING.pop(op.name, ()):
+        impl(op.name, device, forward, backward)
     return op
 
 

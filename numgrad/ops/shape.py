@@ -1,28 +1,28 @@
-"""Shape and indexing ops.  Their CPU kernels are numpy views (no arithmetic to compile);
-the backward rules move the gradient back into the input's layout."""
+"""Shape and indexing ops: declarations and plans.
+
+Forward kernels follow numpy's semantics for ``reshape``, ``broadcast_to``, ``transpose``,
+indexing, ``concatenate`` and ``stack`` (on the CPU they are those numpy calls, mostly views:
+``devices/cpu/shape.py``); the backward rules move the gradient back into the input's layout.
+Plans: ``permute``'s inverse permutation, ``cat``'s split points, and ``getitem``'s index kind
+(basic, rows of a 1-D integer array, or general) for its scatter-add backward.
+"""
 
 from __future__ import annotations
 
 import math
-
-import numpy as np
-from numba import njit
+import numbers
+from typing import NamedTuple
 
 from .elementwise import identity
 from .registry import Kernel, Op, register
 
-
-def reshape_back(grad, x_shape):
-    return grad.reshape(x_shape)
-
-
-_back = Kernel(cpu=reshape_back, args=("grad", "x_shape"), fresh=False)
+_back = Kernel(args=("grad", "x_shape"), name="reshape_back", fresh=False)
 
 register(
     Op(
         "reshape",
         ("x",),
-        Kernel(cpu=lambda x, shape: x.reshape(shape), args=("x", "shape"), name="reshape"),
+        Kernel(args=("x", "shape"), name="reshape"),
         {"x": _back},
         attrs=("shape",),
         promote=None,
@@ -32,9 +32,7 @@ register(
     Op(
         "expand",
         ("x",),
-        Kernel(
-            cpu=lambda x, shape: np.broadcast_to(x, shape), args=("x", "shape"), name="broadcast_to"
-        ),
+        Kernel(args=("x", "shape"), name="broadcast_to"),
         {"x": identity},
         attrs=("shape",),
         promote=None,
@@ -42,7 +40,7 @@ register(
 )
 
 
-def _inverse(perm):
+def inverse_perm(perm):
     inv = [0] * len(perm)
     for i, p in enumerate(perm):
         inv[p] = i
@@ -53,15 +51,8 @@ register(
     Op(
         "permute",
         ("x",),
-        Kernel(cpu=lambda x, perm: x.transpose(perm), args=("x", "perm"), name="transpose"),
-        {
-            "x": Kernel(
-                cpu=lambda grad, perm: grad.transpose(_inverse(perm)),
-                args=("grad", "perm"),
-                name="transpose_back",
-                fresh=False,
-            )
-        },
+        Kernel(args=("x", "perm"), name="transpose"),
+        {"x": Kernel(args=("grad", "plan"), name="transpose_back", fresh=False, plan=inverse_perm)},
         attrs=("perm",),
         promote=None,
     )
@@ -69,90 +60,60 @@ register(
 
 
 def _is_basic(index):
+    """Only ints, slices, None and Ellipsis: numpy and torch return a view."""
     items = index if isinstance(index, tuple) else (index,)
-    return all(i is None or i is Ellipsis or isinstance(i, (slice, int, np.integer)) for i in items)
+    # type(i) is int first: the ABC check numpy integers need is slower (functional.getitem
+    # asks on every call)
+    return all(
+        i is None or i is Ellipsis or type(i) is int or isinstance(i, (slice, numbers.Integral))
+        for i in items
+    )
 
 
-@njit(cache=True, error_model="numpy")
-def index_add_rows_kernel(out, idx, g):
-    # out[idx[i]] += g[i] on the first axis.  The forward checked the index, but a tensor index
-    # can still change through .data before backward (torch re-checks too) and Numba does not
-    # bounds-check: returns the position of the first index out of range, or -1
-    n = out.shape[0]
-    for i in range(idx.shape[0]):
-        j = idx[i]
-        if j < 0:
-            j += n
-        if j < 0 or j >= n:
-            return i
-        out[j] += g[i]
-    return -1
+class IndexPlan(NamedTuple):
+    """How ``getitem``'s backward scatters ``grad`` into zeros of ``shape``.  ``kind``:
+    ``"basic"`` (a view: assign), ``"rows"`` (a 1-D integer array on the first axis: add
+    rows of ``row`` elements, re-checking bounds) or ``"general"`` (a device's scatter-add)."""
+
+    kind: str
+    index: object
+    shape: tuple
+    row: int
 
 
-def getitem_backward(grad, x_shape, index):
-    if grad.dtype == np.float16:
-        # Numba has no float16: accumulate repeated rows in float32 (the tape casts back)
-        grad = grad.astype(np.float32)
-    out = np.zeros(x_shape, dtype=grad.dtype)
+def index_plan(x_shape, index):
+    shape = tuple(x_shape)
     if _is_basic(index):
-        out[index] = grad
-    elif (
-        isinstance(index, np.ndarray)
-        and index.ndim == 1
-        and index.dtype.kind == "i"
-        and len(x_shape) >= 1
-    ):
-        # explicit row length: reshape(0, -1) is ambiguous, and empty indices are valid
-        row = math.prod(x_shape[1:])
-        g = np.ascontiguousarray(grad).reshape(index.shape[0], row)
-        bad = index_add_rows_kernel(out.reshape(x_shape[0], row), index, g)
-        if bad >= 0:
-            raise IndexError(
-                f"index {int(index[bad])} is out of bounds for dimension 0 with size "
-                f"{x_shape[0]} (the index was changed after forward)"
-            )
-    else:
-        # numpy bounds-checks here
-        np.add.at(out, index, grad)
-    return out
+        return IndexPlan("basic", index, shape, 0)
+    dtype = getattr(index, "dtype", None)
+    if getattr(index, "ndim", None) == 1 and getattr(dtype, "kind", "") == "i" and shape:
+        return IndexPlan("rows", index, shape, math.prod(shape[1:]))
+    return IndexPlan("general", index, shape, 0)
 
 
 register(
     Op(
         "getitem",
         ("x",),
-        Kernel(cpu=lambda x, index: x[index], args=("x", "index"), name="index"),
-        {"x": Kernel(cpu=getitem_backward, args=("grad", "x_shape", "index"))},
+        Kernel(args=("x", "index"), name="index"),
+        # not cached: an index may hold arrays, and x[False] is not x[0] though they hash alike
+        {
+            "x": Kernel(
+                args=("grad", "plan"), name="getitem_backward", plan=index_plan, cache_plan=False
+            )
+        },
         attrs=("index",),
         promote=None,
     )
 )
-
-
-def setitem_forward(x, v, index):
-    out = x.copy()
-    out[index] = v
-    return out
-
-
-def setitem_dx(grad, index):
-    g = grad.copy()
-    g[index] = 0
-    return g
-
-
-def setitem_dv(grad, index):
-    return grad[index]
-
-
 register(
     Op(
         "setitem",
         ("x", "v"),
-        Kernel(cpu=setitem_forward, args=("x", "v", "index")),
+        Kernel(args=("x", "v", "index"), name="setitem_forward"),
         {
-            "x": Kernel(cpu=setitem_dx, args=("grad", "index")),
-            "v": Kernel(cpu=setitem_dv, args=("grad", "index"), fresh=False),
+            "x": Kernel(args=("grad", "index"), name="setitem_dx"),
+            "v": Kernel(args=("grad", "index"), name="setitem_dv", fresh=False),
         },
         attrs=("index",),
         promote=None,
@@ -160,29 +121,28 @@ register(
 )
 
 
-def cat_forward(xs, dim):
-    return np.concatenate(xs, axis=dim)
+class SplitPlan(NamedTuple):
+    """``cat``'s gradient split along ``dim`` at ``bounds`` (the inputs' running offsets)."""
+
+    dim: int
+    bounds: tuple
 
 
-def cat_backward(grad, xs_shapes, dim):
-    bounds = np.cumsum([s[dim] for s in xs_shapes])[:-1]
-    return np.split(grad, bounds, axis=dim)
-
-
-def stack_forward(xs, dim):
-    return np.stack(xs, axis=dim)
-
-
-def stack_backward(grad, xs_shapes, dim):
-    return [np.take(grad, i, axis=dim) for i in range(len(xs_shapes))]
+def split_plan(xs_shapes, dim):
+    bounds = []
+    total = 0
+    for s in xs_shapes[:-1]:
+        total += s[dim]
+        bounds.append(total)
+    return SplitPlan(dim, tuple(bounds))
 
 
 register(
     Op(
         "cat",
         ("xs",),
-        Kernel(cpu=cat_forward, args=("xs", "dim")),
-        {"xs": Kernel(cpu=cat_backward, args=("grad", "xs_shapes", "dim"), fresh=False)},
+        Kernel(args=("xs", "dim"), name="concatenate"),
+        {"xs": Kernel(args=("grad", "plan"), name="cat_backward", fresh=False, plan=split_plan)},
         attrs=("dim",),
         variadic=True,
         promote=None,
@@ -192,8 +152,8 @@ register(
     Op(
         "stack",
         ("xs",),
-        Kernel(cpu=stack_forward, args=("xs", "dim")),
-        {"xs": Kernel(cpu=stack_backward, args=("grad", "xs_shapes", "dim"), fresh=False)},
+        Kernel(args=("xs", "dim"), name="stack"),
+        {"xs": Kernel(args=("grad", "xs_shapes", "dim"), name="stack_backward", fresh=False)},
         attrs=("dim",),
         variadic=True,
         promote=None,
@@ -201,34 +161,16 @@ register(
 )
 
 
-# In-place ops on views rewrite the base's history through this op (see functional._rebase):
+# In-place ops on views rewrite the base's history through this op (see numgrad.inplace.rebase):
 # ``region`` holds, shaped like the view, the flat indices of the base that the view covers.
-
-
-def view_scatter_forward(base, v, region):
-    out = base.copy()
-    out.reshape(-1)[region.reshape(-1)] = np.broadcast_to(v, region.shape).reshape(-1)
-    return out
-
-
-def view_scatter_dbase(grad, region):
-    g = grad.copy()
-    g.reshape(-1)[region.reshape(-1)] = 0
-    return g
-
-
-def view_scatter_dv(grad, region):
-    return np.ascontiguousarray(grad).reshape(-1)[region]
-
-
 register(
     Op(
         "view_scatter",
         ("base", "v"),
-        Kernel(cpu=view_scatter_forward, args=("base", "v", "region")),
+        Kernel(args=("base", "v", "region"), name="view_scatter_forward"),
         {
-            "base": Kernel(cpu=view_scatter_dbase, args=("grad", "region")),
-            "v": Kernel(cpu=view_scatter_dv, args=("grad", "region")),
+            "base": Kernel(args=("grad", "region"), name="view_scatter_dbase"),
+            "v": Kernel(args=("grad", "region"), name="view_scatter_dv"),
         },
         attrs=("region",),
         promote=None,

@@ -1,8 +1,9 @@
 """Optimizers with torch's API: :class:`SGD`, :class:`Adam`, :class:`AdamW`.
 
-Each step computes its scalars in Python and runs one fused Numba kernel per parameter
-(:mod:`numgrad.optim.kernels`) in place on the parameter's storage.  Learning-rate schedulers are
-in :mod:`numgrad.optim.lr_scheduler`.
+Each step runs one update op of the op table (``sgd_update``, ``adam_update`` in
+``numgrad/ops/optim.py``) per param group: scalar rules the parameters' device runs over every
+parameter of the group in one call, in place on their storage.  Learning-rate schedulers are in
+:mod:`numgrad.optim.lr_scheduler`.
 """
 
 from . import lr_scheduler

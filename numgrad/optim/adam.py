@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..creation import from_numpy
-from ..tensor import Tensor
-from .kernels import adam_update
-from .optimizer import _EMPTY, Optimizer, _check_number, _zeros_state
+from .optimizer import Optimizer, _check_number, _zeros_state
 
 
 class Adam(Optimizer):
@@ -71,64 +69,19 @@ class Adam(Optimizer):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._run_closure(closure)
         for group in self.param_groups:
-            lr = group["lr"]
-            beta1, beta2 = group["betas"]
-            eps = group["eps"]
-            weight_decay = group["weight_decay"]
-            amsgrad = bool(group["amsgrad"])
-            maximize = bool(group["maximize"])
-            decoupled = bool(group.get("decoupled_weight_decay", False))
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                param, grad = self._flat_param_grad(p)
-                state = self.state[p]
-                if len(state) == 0:
-                    state["step"] = from_numpy(np.zeros((), np.float32))
-                    state["exp_avg"] = _zeros_state(p)
-                    state["exp_avg_sq"] = _zeros_state(p)
-                    if amsgrad:
-                        state["max_exp_avg_sq"] = _zeros_state(p)
-                elif amsgrad and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = _zeros_state(p)
-                step = _increment(state)
-
-                # torch's non-capturable path: the step count leaves its float32 tensor as a
-                # python float and the bias corrections are computed in double precision
-                bias_correction1 = 1 - beta1**step
-                bias_correction2 = 1 - beta2**step
-                step_size = lr / bias_correction1
-                bias_correction2_sqrt = bias_correction2**0.5
-
-                dt = param.dtype.type
-                w1 = dt(1 - beta1)
-                exp_avg = self._flat_state(p, state, "exp_avg")
-                exp_avg_sq = self._flat_state(p, state, "exp_avg_sq")
-                if amsgrad:
-                    max_exp_avg_sq = self._flat_state(p, state, "max_exp_avg_sq")
-                else:
-                    max_exp_avg_sq = _EMPTY[param.dtype]
-                adam_update(
-                    param,
-                    grad,
-                    exp_avg,
-                    exp_avg_sq,
-                    max_exp_avg_sq,
-                    dt(weight_decay),
-                    dt(1 - lr * weight_decay),
-                    w1,
-                    dt(1) - w1,
-                    dt(beta2),
-                    dt(1 - beta2),
-                    dt(bias_correction2_sqrt),
-                    dt(eps),
-                    dt(-step_size),
-                    amsgrad,
-                    maximize,
-                    decoupled,
-                )
-                p._version[0] += 1
+            # op adam_update (numgrad/ops/optim.py): one call over the group's parameters,
+            # which also counts each parameter's "step"
+            self._update("adam_update", group, _init_adam)
         return loss
+
+
+def _init_adam(p, state, flags):
+    if "step" not in state:
+        state["step"] = from_numpy(np.zeros((), np.float32))
+    for key in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if flags["amsgrad"] else ()):
+        if key not in state:
+            state[key] = _zeros_state(p)
+    return False
 
 
 class AdamW(Adam):
@@ -173,15 +126,3 @@ def _pair(betas, where=""):
     except (TypeError, ValueError):
         raise ValueError(f"{where}betas must be a pair of floats, got {betas!r}") from None
     return (b1, b2)
-
-
-def _increment(state):
-    """Add one to ``state["step"]`` in place (float32 arithmetic, as torch) and return it."""
-    step = state["step"]
-    if not isinstance(step, Tensor):
-        # a plain number (an old or hand-made state dict): store it the way torch does
-        step = state["step"] = from_numpy(np.array(float(step), np.float32))
-    arr = step._data
-    arr[...] = arr + arr.dtype.type(1)
-    step._version[0] += 1
-    return float(arr)

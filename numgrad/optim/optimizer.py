@@ -1,26 +1,30 @@
 """The :class:`Optimizer` base class: param groups, per-parameter state, state dicts.
 
-Subclasses implement ``step`` by computing a step's scalars in Python and calling one fused
-kernel from :mod:`numgrad.optim.kernels` per parameter, on flat views of ``p._data``, the
-gradient and the state arrays.  Updates write the parameter's storage directly (no tape entry,
-as torch's optimizers run under ``no_grad``) and bump its version counter like any in-place op.
+Subclasses implement ``step`` as one :meth:`Optimizer._update` per param group: an update op of
+the op table (``numgrad/ops/optim.py``: a scalar rule per element, scalars planned from the
+group's hyperparameters) that the parameter's device runs over every parameter of the group in
+one call.  Updates write the parameters' storage directly (no tape entry, as torch's optimizers
+run under ``no_grad``), bump their version counters like any in-place op, and are reported to
+the tape's capture hook (``numgrad.compile``).
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+import operator
 from collections import defaultdict
 
 import numpy as np
 
+from .. import tape as _tape
 from ..creation import from_numpy
 from ..grad_mode import enable_grad
+from ..ops.registry import OPS
 from ..tensor import Tensor
 
 # numba has no float16 arithmetic; torch's CPU optimizers would upcast, we refuse instead
 _FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-_EMPTY = {dt: np.empty(0, dt) for dt in _FLOAT_DTYPES}
 
 
 class _RequiredParameter:
@@ -52,6 +56,7 @@ class Optimizer:
         self.defaults = defaults
         self.state = defaultdict(dict)
         self.param_groups = []
+        self._bound = {}  # id(group) -> _Bound: the group's update kernel bound to its arrays
         if isinstance(params, Tensor):
             raise TypeError(
                 "params argument given to the optimizer should be an iterable of Tensors or "
@@ -65,6 +70,16 @@ class Optimizer:
             groups = [{"params": groups}]
         for group in groups:
             self.add_param_group(group)
+
+    def __getstate__(self):
+        # bound kernels hold compiled functions and raw addresses: never copied or pickled
+        d = dict(self.__dict__)
+        d["_bound"] = {}
+        return d
+
+    def __setstate__(self, d):
+        d.setdefault("_bound", {})
+        self.__dict__.update(d)
 
     # ---- hyperparameters ---------------------------------------------------------------------
     def _check_hparams(self, hp, where):
@@ -217,53 +232,276 @@ class Optimizer:
             new_groups.append(s)
         self.state = state
         self.param_groups = new_groups
+        self._bound = {}
 
-    # ---- helpers for step() ------------------------------------------------------------------
-    def _flat_param_grad(self, p):
-        """Flat views of ``p._data`` and ``p.grad._data`` after checking they can be updated."""
+    # ---- the update call ---------------------------------------------------------------------
+    def _update(self, op_name, group, init_state=None):
+        """Run update op ``op_name`` (``numgrad/ops/optim.py``) on every parameter of ``group``
+        that has a gradient: one device call per dtype, in place, skipping ``grad is None``.
+
+        The op's device kernel is bound to the group's arrays once (a table of pointers on the
+        CPU) and reused while the parameters, their state arrays and the flags are the same
+        objects as at the last step; only the gradients, new after each ``zero_grad``, are
+        checked and passed per step.  ``init_state(p, state, flags)`` creates missing state
+        (``flags``: the op's static flags by name) and returns True when it created state the
+        op's ``first`` flag applies to.
+        """
+        spec = OPS[op_name].forward.spec
+        cache = self._bound.get(id(group))
+        if cache is not None and cache.group is not group:
+            cache = None
+        if cache is not None:
+            dtype0 = cache.batches[0].dtype
+        else:
+            dtype0 = next((p._data.dtype for p in group["params"] if p.grad is not None), None)
+            if dtype0 is None:
+                return
+        # the plan per dtype (scalars are cast to it; a flag may depend on the cast value)
+        plans = {dtype0: spec["plan"](group, dtype0.type)}
+        keys = _state_keys(spec, plans[dtype0])
+        state = self.state
+        get_state = _getter(keys)
+        ncount = len(spec["counters"])
+        active = []  # parameters with a gradient
+        garrays = []  # their gradient arrays, checked
+        ids = []  # identities of the arrays a bound kernel points to
+        counters = []
+        # the per-parameter Python work of a step: keep it to attribute reads and C-level calls
+        for p in group["params"]:
+            g = p.grad
+            if g is None:
+                continue
+            pd = p._data
+            try:
+                gd = g._data
+            except AttributeError:
+                gd = None
+            # gradients are new arrays after every zero_grad, so they are checked every step
+            if gd is None or gd.shape != pd.shape or gd.dtype is not pd.dtype:
+                gd = _checked_grad(self, p, g)
+            if not gd.flags.c_contiguous:
+                gd = np.ascontiguousarray(gd)  # only read, so a copy is harmless
+            active.append(p)
+            garrays.append(gd)
+            ids.append(id(pd))
+            if get_state is not None:
+                try:
+                    ts = get_state(state[p])
+                    for t in ts:  # a plain loop: faster here than map or a comprehension
+                        ids.append(id(t._data))
+                except (KeyError, AttributeError):
+                    ids.append(None)  # missing or not a tensor: bound again below
+                    continue
+                if ncount:
+                    counters += ts[-ncount:]
+        if not active:
+            return
+        if cache is None or cache.ids != ids or not cache.valid_for(group, plans):
+            cache = self._bind(spec, op_name, group, plans, keys, active, init_state)
+            counters = [state[p][k] for p in active for k in spec["counters"]]
+        hook = _update_hook()
+        for batch in cache.batches:
+            values = plans[batch.dtype]
+            scalars = [values[k] for k in cache.scalar_names]
+            if batch.rows is None:  # the whole group in one call (the usual case)
+                batch.bound(garrays, *scalars)
+            else:
+                batch.bound([garrays[j] for j in batch.rows], *scalars)
+            if hook is not None:
+                self._capture(hook, op_name, spec, batch, group, active, keys, values)
+        for p in active:
+            p._version[0] += 1
+        for t in counters:
+            t._version[0] += 1
+        if cache.once:
+            del self._bound[id(group)]
+
+    def _bind(self, spec, op_name, group, plans, keys, active, init_state):
+        """Check the parameters and their state, create missing state, bind the device kernel."""
         name = type(self).__name__
-        data = p._data
-        if data.dtype not in _FLOAT_DTYPES:
-            raise TypeError(
-                f"{name}: parameter of shape {tuple(data.shape)} has dtype {data.dtype}; the "
-                "optimizer kernels support float32 and float64"
-            )
-        if not data.flags.c_contiguous or not data.flags.writeable:
-            raise RuntimeError(
-                f"{name}: parameter of shape {tuple(data.shape)} is not a contiguous writeable "
-                "array; the optimizer updates its storage in place through a flat view "
-                "(make the parameter contiguous, e.g. p.data = p.data.contiguous())"
-            )
-        grad = p.grad
-        if not isinstance(grad, Tensor):
-            raise TypeError(
-                f"{name}: parameter .grad must be a Tensor or None, got {type(grad).__name__}"
-            )
-        g = grad._data
-        if g.shape != data.shape:
-            raise RuntimeError(
-                f"{name}: gradient of shape {tuple(g.shape)} does not match its parameter's "
-                f"shape {tuple(data.shape)}"
-            )
-        if g.dtype != data.dtype:
-            raise TypeError(
-                f"{name}: gradient dtype {g.dtype} does not match its parameter's dtype "
-                f"{data.dtype}"
-            )
-        # a non-contiguous gradient is only read, so reshape's copy is harmless
-        return data.reshape(-1), g.reshape(-1)
+        state = self.state
+        flags = next(iter(plans.values()))  # the flags init_state reads are dtype-independent
+        rows = []
+        kinds = []  # per row: (device, dtype, first) - one device call per kind
+        ids = []
+        for p in active:
+            data = p._data
+            if data.dtype not in _FLOAT_DTYPES:
+                raise TypeError(
+                    f"{name}: parameter of shape {tuple(data.shape)} has dtype {data.dtype}; "
+                    "the optimizer kernels support float32 and float64"
+                )
+            if not data.flags.c_contiguous or not data.flags.writeable:
+                raise RuntimeError(
+                    f"{name}: parameter of shape {tuple(data.shape)} is not a contiguous "
+                    "writeable array; the optimizer updates its storage in place "
+                    "(make the parameter contiguous, e.g. p.data = p.data.contiguous())"
+                )
+            created = False
+            arrays = []
+            if keys:
+                st = state[p]
+                created = bool(init_state(p, st, flags)) and spec["first"] is not None
+                arrays = [_checked_state(name, p, st, k, k in spec["counters"]) for k in keys]
+            rows.append((data, None, *arrays))
+            kinds.append((p.device.type, data.dtype, created))
+            ids.append(id(data))
+            ids += [id(a) for a in arrays]
+        batches = []
+        for kind in dict.fromkeys(kinds):
+            device, dtype, first = kind
+            sel = [j for j, k in enumerate(kinds) if k == kind]
+            if dtype not in plans:
+                plans[dtype] = spec["plan"](group, dtype.type)
+            base = tuple(plans[dtype][f] for f in spec["static"])
+            static = base
+            if first:
+                static = tuple(
+                    True if n == spec["first"] else v for n, v in zip(spec["static"], base)
+                )
+            kernel = OPS[op_name].forward.on(device, op_name)
+            bound = kernel([rows[j] for j in sel], static, dtype)
+            rows_of = None if len(sel) == len(rows) else sel
+            batches.append(_Batch(bound, dtype, base, static, rows_of))
+        once = any(k[2] for k in kinds)
+        cache = _Bound(group, spec, ids, batches, once)
+        # groups no longer in param_groups (replaced by the user) release their arrays
+        live = {id(g) for g in self.param_groups}
+        for k in [k for k in self._bound if k not in live]:
+            del self._bound[k]
+        self._bound[id(group)] = cache
+        return cache
 
-    def _flat_state(self, p, state, key):
-        """Flat view of ``state[key]``, checked against ``p`` (kernels don't bounds-check)."""
-        arr = state[key]._data
-        data = p._data
-        if arr.shape != data.shape or arr.dtype != data.dtype or not arr.flags.c_contiguous:
-            raise RuntimeError(
-                f"{type(self).__name__}: state {key!r} (shape {tuple(arr.shape)}, dtype "
-                f"{arr.dtype}) does not match its parameter (shape {tuple(data.shape)}, dtype "
-                f"{data.dtype}) or is not contiguous"
-            )
-        return arr.reshape(-1)
+    def _capture(self, hook, op_name, spec, batch, group, active, keys, values):
+        """Report one update call to the tape's capture hook (``numgrad.compile`` reads it)."""
+        sel = range(len(active)) if batch.rows is None else batch.rows
+        params = [active[j] for j in sel]
+        inputs = {"param": params, "grad": [p.grad for p in params]}
+        for k in keys:
+            inputs[k] = [self.state[p][k] for p in params]
+        outputs = {k: inputs[k] for k in spec["writes"] + spec["counters"] if k in inputs}
+        attrs = dict(values)
+        attrs.update(zip(spec["static"], batch.static))  # the first flag is the call's own
+        attrs["group"] = group  # live: a replay re-plans from it (lr schedulers)
+        hook(op_name, inputs, outputs, attrs)
+
+
+class _Batch:
+    """One device call of a step: the bound kernel, its dtype, the static flags planned for
+    the group (``base``) and those it runs with (``static``: the first flag may be on), and its
+    rows (indices into the step's parameters with a gradient; None: all of them)."""
+
+    __slots__ = ("bound", "dtype", "base", "static", "rows")
+
+    def __init__(self, bound, dtype, base, static, rows):
+        self.bound = bound
+        self.dtype = dtype
+        self.base = base
+        self.static = static
+        self.rows = rows
+
+
+class _Bound:
+    """A group's update as bound at its last step: valid while ``ids`` (of the parameter and
+    state arrays, in order) and the planned static flags are unchanged."""
+
+    __slots__ = ("group", "ids", "batches", "once", "scalar_names", "plan", "static_names")
+
+    def __init__(self, group, spec, ids, batches, once):
+        self.group = group  # held, so id(group) cannot be reused while this is cached
+        self.ids = ids
+        self.batches = batches
+        self.once = once  # state was created: bind again next step, without the first flag
+        self.scalar_names = spec["scalars"] + spec["per_tensor_scalars"]
+        self.plan = spec["plan"]
+        self.static_names = spec["static"]
+
+    def valid_for(self, group, plans):
+        """Plan every batch's dtype into ``plans``; False when a static flag changed."""
+        for batch in self.batches:
+            values = plans.get(batch.dtype)
+            if values is None:
+                values = plans[batch.dtype] = self.plan(group, batch.dtype.type)
+            if tuple(values[f] for f in self.static_names) != batch.base:
+                return False
+        return True
+
+
+def _getter(keys):
+    """``state -> tuple of state[k] for k in keys`` in C (None without keys)."""
+    if not keys:
+        return None
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda st: (st[key],)
+    return operator.itemgetter(*keys)
+
+
+def _checked_grad(opt, p, g):
+    """``g._data`` after checking it can update ``p``; raises naming the mismatch."""
+    name = type(opt).__name__
+    if not isinstance(g, Tensor):
+        raise TypeError(f"{name}: parameter .grad must be a Tensor or None, got {type(g).__name__}")
+    gd, pd = g._data, p._data
+    if gd.shape != pd.shape:
+        raise RuntimeError(
+            f"{name}: gradient of shape {tuple(gd.shape)} does not match its parameter's shape "
+            f"{tuple(pd.shape)}"
+        )
+    if gd.dtype != pd.dtype:
+        raise TypeError(
+            f"{name}: gradient dtype {gd.dtype} does not match its parameter's dtype {pd.dtype}"
+        )
+    return gd
+
+
+def _state_keys(spec, flags):
+    """The state entries a step reads: the present optional slots, then the counters."""
+    slots = [
+        s
+        for s in spec["slots"]
+        if s not in ("param", "grad") and flags.get(spec["optional"].get(s), True)
+    ]
+    return tuple(slots) + spec["counters"]
+
+
+def _checked_state(name, p, st, key, counter):
+    """The array of state ``key`` of ``p`` after checking it (kernels don't bounds-check)."""
+    t = st[key]
+    if counter:
+        arr = t._data if isinstance(t, Tensor) else None
+        if arr is None or arr.dtype != np.float32 or arr.shape != () or not arr.flags.writeable:
+            # a plain number (an old or hand-made state dict) or another dtype: stored the
+            # way torch stores it, a float32 0-d tensor
+            value = float(arr) if arr is not None else float(t)
+            t = st[key] = from_numpy(np.array(value, np.float32))
+            arr = t._data
+        return arr
+    arr = t._data
+    data = p._data
+    if (
+        arr.shape != data.shape
+        or arr.dtype != data.dtype
+        or not arr.flags.c_contiguous
+        or not arr.flags.writeable
+    ):
+        raise RuntimeError(
+            f"{name}: state {key!r} (shape {tuple(arr.shape)}, dtype {arr.dtype}) does not "
+            f"match its parameter (shape {tuple(data.shape)}, dtype {data.dtype}) or is not a "
+            "contiguous writeable array"
+        )
+    return arr
+
+
+def _update_hook():
+    """The tape's capture hook for optimizer updates, when a trace may be recording."""
+    hook = getattr(_tape, "capture_update", None)
+    if hook is None:
+        return None
+    capture = getattr(_tape, "CAPTURE", None)
+    if capture is not None and not getattr(capture, "active", True):
+        return None
+    return hook
 
 
 def _check_ordered(params):

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from .kernels import sgd_update
-from .optimizer import _EMPTY, Optimizer, _check_number, _empty_state
+from .optimizer import Optimizer, _check_number, _empty_state
 
 
 class SGD(Optimizer):
@@ -64,40 +63,14 @@ class SGD(Optimizer):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
         loss = self._run_closure(closure)
         for group in self.param_groups:
-            lr = group["lr"]
-            momentum = group["momentum"]
-            dampening = group["dampening"]
-            weight_decay = group["weight_decay"]
-            nesterov = bool(group["nesterov"])
-            maximize = bool(group["maximize"])
-            use_momentum = momentum != 0
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                param, grad = self._flat_param_grad(p)
-                dt = param.dtype.type
-                if use_momentum:
-                    state = self.state[p]
-                    first = state.get("momentum_buffer") is None
-                    if first:
-                        # the kernel fills it with the gradient (torch clones the gradient)
-                        state["momentum_buffer"] = _empty_state(p)
-                    buf = self._flat_state(p, state, "momentum_buffer")
-                else:
-                    first = False
-                    buf = _EMPTY[param.dtype]
-                sgd_update(
-                    param,
-                    grad,
-                    buf,
-                    dt(-lr),
-                    dt(weight_decay),
-                    dt(momentum),
-                    dt(1 - dampening),
-                    nesterov,
-                    maximize,
-                    use_momentum,
-                    first,
-                )
-                p._version[0] += 1
+            # op sgd_update (numgrad/ops/optim.py): one call over the group's parameters
+            self._update("sgd_update", group, _init_momentum)
         return loss
+
+
+def _init_momentum(p, state, flags):
+    if state.get("momentum_buffer") is None:
+        # the first step fills it with the gradient (torch clones the gradient)
+        state["momentum_buffer"] = _empty_state(p)
+        return True
+    return False

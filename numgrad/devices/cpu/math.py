@@ -34,6 +34,8 @@ from numba import njit, types
 from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
+from ...ops import math as m
+
 # loop kernels that inline fast_exp compile with these flags (contraction = FMA, no reordering)
 FAST = {"cache": True, "error_model": "numpy", "fastmath": {"contract"}}
 # sums only: reassociation lets LLVM keep one partial sum per SIMD lane.  Never for code that
@@ -144,53 +146,26 @@ def fast_expf(x):
     return res
 
 
-def fast_exp_typed(x):
-    """exp(x) in the precision of ``x``: :func:`fast_expf` for float32, :func:`fast_exp`
-    otherwise.  For jitted code only (the overload below); in Python it is ``math.exp``."""
-    return math.exp(x)
-
-
-@overload(fast_exp_typed, inline="always")
+@overload(m.exp, inline="always")
 def _fast_exp_typed(x):
     if x == types.float32:
         return lambda x: fast_expf(x)
     return lambda x: fast_exp(x)
 
 
-def zero_of(x):
-    """0 in the type of ``x``.  For jitted rules (the overload below): a select such as
-    ``grad if keep else zero_of(grad)`` gives an exact 0 where ``grad * 0`` would turn an inf
-    or NaN into NaN, and a literal ``0.0`` would widen float32 (and int64) to float64."""
-    return x * 0
-
-
-def one_of(x):
-    """1 in the type of ``x`` (see :func:`zero_of`)."""
-    return x * 0 + 1
-
-
-@overload(zero_of, inline="always")
+@overload(m.zero_of, inline="always")
 def _zero_of(x):
     zero = as_dtype(x).type(0)
     return lambda x: zero
 
 
-@overload(one_of, inline="always")
+@overload(m.one_of, inline="always")
 def _one_of(x):
     one = as_dtype(x).type(1)
     return lambda x: one
 
 
-def power(x, y):
-    """``x ** y`` with torch's integer rule: an integer base to a negative integer power is
-    1 for 1, +-1 for -1 and 0 otherwise (Numba's integer power gives garbage for 0 ** -1).
-    Integer powers are computed in int64 and wrap, as torch's do."""
-    if y < 0 and not isinstance(x, float) and not isinstance(y, float):
-        return 1 if x == 1 else ((-1 if y % 2 else 1) if x == -1 else 0)
-    return x**y
-
-
-@overload(power, inline="always")
+@overload(m.power, inline="always")
 def _power(x, y):
     if isinstance(x, (types.Integer, types.Boolean)) and isinstance(
         y, (types.Integer, types.Boolean)
@@ -284,3 +259,33 @@ def vec_dot(a, b):
     for j in range(a.size):
         s += np.float64(a[j]) * b[j]
     return s
+
+
+# ---- the math seam (numgrad/ops/math.py) on the CPU -------------------------------------------
+# fast_exp_typed: the precision-following exp, for CPU code that calls it directly
+fast_exp_typed = m.exp
+
+
+@overload(m.exp_double)
+def _exp_double(x):
+    return lambda x: fast_exp(x)
+
+
+@overload(m.tanh, inline="always")
+def _tanh(x):
+    return lambda x: fast_tanh(x)
+
+
+def _libm(name, fn):
+    # math.log/log1p/erf/sqrt are libm calls on Numba's CPU target (no SVML here)
+    overload(getattr(m, name), inline="always")(lambda x: lambda x: fn(x))
+
+
+_libm("log", math.log)
+_libm("log1p", math.log1p)
+_libm("erf", math.erf)
+_libm("sqrt", math.sqrt)
+_libm("floor", np.floor)
+_libm("ceil", np.ceil)
+_libm("trunc", np.trunc)
+_libm("rint", np.rint)
