@@ -180,13 +180,16 @@ def rand(*size, dtype=None, device=None, requires_grad=False):
 
 
 def randint(low, high=None, size=(), dtype=None, device=None):
-    if high is None:
+    """Integers uniform in ``[low, high)``; ``randint(high, size)`` as in torch.  int64 default."""
+    if isinstance(high, (tuple, list)):  # torch.randint(high, size)
+        low, high, size = 0, low, tuple(high)
+    elif high is None:
         low, high = 0, low
     if low >= high:
         raise RuntimeError(
             f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
         )
-    npt = _dt(dtype) if dtype else np.int64
+    npt = np.dtype(_dt(dtype) if dtype else np.int64)
     if npt.kind in "iu":
         info = np.iinfo(npt)
         if low < info.min or high - 1 > info.max:
@@ -207,7 +210,7 @@ def randperm(n, dtype=None, device=None):
         raise TypeError(f"randperm(): argument 'n' must be int, not {type(n).__name__}")
     if n < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
-    npt = _dt(dtype) if dtype else np.int64
+    npt = np.dtype(_dt(dtype) if dtype else np.int64)
     return _make(generator().permutation(int(n)).astype(npt), dtype, device, False)
 
 

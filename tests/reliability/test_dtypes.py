@@ -648,3 +648,16 @@ def test_float32_fast_path_unchanged():
     x = numgrad.tensor(np.ones(4, np.float32))
     assert (x * 2).dtype == numgrad.float32 and (2.5 - x).dtype == numgrad.float32
     assert math.isclose((x * 0.1).sum().item(), float(np.float32(0.1)) * 4, rel_tol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [None, "int32", "uint8", "float32"])
+def test_randint_default_and_explicit_dtypes(dtype):
+    # torch.randint(low, high, size) gives int64 by default; the dtype check used to crash on it
+    kw = {} if dtype is None else {"dtype": getattr(numgrad, dtype)}
+    tkw = {} if dtype is None else {"dtype": getattr(torch, dtype)}
+    a = numgrad.randint(0, 10, (64,), **kw)
+    b = torch.randint(0, 10, (64,), **tkw)
+    assert a.shape == tuple(b.shape) and str(a.dtype).split(".")[-1] == str(b.dtype).split(".")[-1]
+    v = a.numpy()
+    assert v.min() >= 0 and v.max() < 10
+    assert numgrad.randint(5, (3, 2)).shape == (3, 2)
