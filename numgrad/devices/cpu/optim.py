@@ -173,7 +173,9 @@ class Bound:
         if len(grads) != len(self.rows):  # a stale row would point at a freed gradient
             raise ValueError(f"{len(grads)} gradients for {len(self.rows)} parameters")
         for r, g in enumerate(grads):
-            _put_address(table, r, col, g)
+            # 1-D views (gradients are contiguous here): one compiled variant of _put_address
+            # for every rank, so the first step loads one kernel from the cache, not one per rank
+            _put_address(table, r, col, g.reshape(-1))
         self.fn(table, self.like, *scalars)
 
 
