@@ -675,7 +675,10 @@ class Update:
                         scope[n] = dtype.type(v)
                 flat = {k: arrays[k].reshape(-1) for k in present}
                 for k in present:
-                    assert k == "grad" or np.shares_memory(flat[k], arrays[k]), k
+                    # writes must land in the caller's arrays (an empty one has nothing to write)
+                    assert (
+                        k == "grad" or not arrays[k].size or np.shares_memory(flat[k], arrays[k])
+                    ), k
                 for i in range(row[0].size):
                     call = []
                     for a in params:

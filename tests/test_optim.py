@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import ref_backend
 import torch
 
 import numgrad
@@ -765,43 +766,6 @@ def test_storage_replaced_by_another_size_in_a_child_process():
     assert out.strip().endswith("ok")
 
 
-def _python_device_update(spec, rows, static, dtype):
-    """The device contract of ops/optim.py met with plain Python: ``rule.py_func`` per element
-    (the math seam's Python meanings), as a device without Numba would run it."""
-    import inspect
-
-    flags = dict(zip(spec["static"], static, strict=True))
-    present = [s for s in spec["slots"] if flags.get(spec["optional"].get(s), True)]
-    counters = spec["counters"]
-    rule, pt = spec["rule"].py_func, spec["per_tensor"]
-    names = spec["scalars"] + spec["per_tensor_scalars"]
-
-    def bound(grads, *scalars):
-        for row, g in zip(rows, grads, strict=True):
-            arrays = dict(zip(present + list(counters), (row[0], g, *row[2:]), strict=True))
-            scope = dict(zip(names, scalars, strict=True)) | flags
-            for c in counters:
-                arrays[c][...] = arrays[c] + np.float32(1)
-                scope[c] = float(arrays[c])
-            if pt is not None:
-                args = [scope[a] for a in inspect.signature(pt.py_func).parameters]
-                for n, v in zip(spec["per_tensor_names"], pt.py_func(*args), strict=True):
-                    scope[n] = dtype.type(v)
-            flat = {k: a.reshape(-1) for k, a in arrays.items() if k not in counters}
-            for i in range(row[0].size):
-                args = []
-                for a in inspect.signature(rule).parameters:
-                    if a in spec["slots"]:
-                        args.append(flat[a][i] if a in flat else flat["param"][i])
-                    else:
-                        args.append(scope[a])
-                for w, v in zip(spec["writes"], rule(*args), strict=True):
-                    if w in flat:
-                        flat[w][i] = v
-
-    return bound
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize(
     "op, group",
@@ -878,7 +842,8 @@ def test_update_rules_are_device_neutral(op, group, dtype):
         if device == "cpu":
             bound = OPS[op].forward.on("cpu", op)(rows, static, np.dtype(dtype))
         else:
-            bound = _python_device_update(spec, rows, static, np.dtype(dtype))
+            # the reference device's update: the rules run as plain Python per element
+            bound = ref_backend.Update(op)(rows, static, np.dtype(dtype))
         rng = np.random.default_rng(11)  # the same data for both
         for _ in range(3):
             bound(grads, *scalars)

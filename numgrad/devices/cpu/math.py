@@ -146,52 +146,6 @@ def fast_expf(x):
     return res
 
 
-@overload(m.exp, inline="always")
-def _fast_exp_typed(x):
-    if x == types.float32:
-        return lambda x: fast_expf(x)
-    return lambda x: fast_exp(x)
-
-
-@overload(m.zero_of, inline="always")
-def _zero_of(x):
-    zero = as_dtype(x).type(0)
-    return lambda x: zero
-
-
-@overload(m.one_of, inline="always")
-def _one_of(x):
-    one = as_dtype(x).type(1)
-    return lambda x: one
-
-
-@overload(m.power, inline="always")
-def _power(x, y):
-    if isinstance(x, (types.Integer, types.Boolean)) and isinstance(
-        y, (types.Integer, types.Boolean)
-    ):
-
-        def int_power(x, y):
-            base = np.int64(x)
-            e = np.int64(y)
-            if e < 0:
-                if base == 1:
-                    return np.int64(1)
-                if base == -1:
-                    return np.int64(-1) if e & 1 else np.int64(1)
-                return np.int64(0)
-            r = np.int64(1)
-            while e:
-                if e & 1:
-                    r *= base
-                base *= base
-                e >>= 1
-            return r
-
-        return int_power
-    return lambda x, y: x**y
-
-
 @njit(inline="always", **FAST)
 def fast_tanh(x):
     """tanh(x) in float64, branch-free: an odd Taylor polynomial (14 terms, truncation < 2e-17
@@ -262,10 +216,58 @@ def vec_dot(a, b):
 
 
 # ---- the math seam (numgrad/ops/math.py) on the CPU -------------------------------------------
+@overload(m.exp, inline="always")
+def _fast_exp_typed(x):
+    if x == types.float32:
+        return lambda x: fast_expf(x)
+    return lambda x: fast_exp(x)
+
+
+@overload(m.zero_of, inline="always")
+def _zero_of(x):
+    zero = as_dtype(x).type(0)
+    return lambda x: zero
+
+
+@overload(m.one_of, inline="always")
+def _one_of(x):
+    one = as_dtype(x).type(1)
+    return lambda x: one
+
+
+@overload(m.power, inline="always")
+def _power(x, y):
+    if isinstance(x, (types.Integer, types.Boolean)) and isinstance(
+        y, (types.Integer, types.Boolean)
+    ):
+
+        def int_power(x, y):
+            base = np.int64(x)
+            e = np.int64(y)
+            if e < 0:
+                if base == 1:
+                    return np.int64(1)
+                if base == -1:
+                    return np.int64(-1) if e & 1 else np.int64(1)
+                return np.int64(0)
+            r = np.int64(1)
+            while e:
+                if e & 1:
+                    r *= base
+                base *= base
+                e >>= 1
+            return r
+
+        return int_power
+    return lambda x, y: x**y
+
+
 # fast_exp_typed: the precision-following exp, for CPU code that calls it directly
 fast_exp_typed = m.exp
 
 
+# not inline="always" like the others: inlining fast_exp through an inline overload at the IR
+# level trips Numba's NumbaIRAssumptionWarning; LLVM still inlines the call
 @overload(m.exp_double)
 def _exp_double(x):
     return lambda x: fast_exp(x)
