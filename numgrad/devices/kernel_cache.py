@@ -196,6 +196,30 @@ def _ensure_file(path, source):
         return False
 
 
+_FILE_HASHES = {}  # source file -> short hash of its bytes
+
+
+def source_hash(fn):
+    """A short hash naming the version of the file ``fn`` (a function) is defined in.
+
+    Generated kernels embed it in their source, so editing a rule's file renames (rebuilds)
+    the kernels built from it.  It hashes the whole file, read once per process: cheaper at a
+    first call than ``inspect.getsource`` (which tokenizes), at the price of rebuilding every
+    rule of an edited file.  A function with no readable file hashes its bytecode.
+    """
+    code = getattr(fn, "__code__", None)
+    filename = code.co_filename if code is not None else None
+    got = _FILE_HASHES.get(filename)
+    if got is None:
+        try:
+            data = Path(filename).read_bytes()
+        except (OSError, TypeError):
+            data = code.co_code + repr(code.co_consts).encode() if code is not None else b""
+            return hashlib.sha1(data).hexdigest()[:12]
+        got = _FILE_HASHES[filename] = hashlib.sha1(data).hexdigest()[:12]
+    return got
+
+
 def load_generated(stem, source):
     """Import generated ``source`` as a module cached on disk under a content hash.
 
