@@ -6,9 +6,17 @@ parameter of the group in one call, in place on their storage.  Learning-rate sc
 :mod:`numgrad.optim.lr_scheduler`.
 """
 
-from . import lr_scheduler
+import importlib
+
 from .adam import Adam, AdamW
 from .optimizer import Optimizer
 from .sgd import SGD
 
 __all__ = ["Adam", "AdamW", "Optimizer", "SGD", "lr_scheduler"]
+
+
+def __getattr__(name):
+    # schedulers load on first use (numgrad.optim.lr_scheduler), not with numgrad
+    if name == "lr_scheduler":
+        return importlib.import_module(".lr_scheduler", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,5 +1,16 @@
-"""``numgrad.utils``: data loading helpers (``numgrad.utils.data``)."""
+"""``numgrad.utils``: data loading helpers (``numgrad.utils.data``).
 
-from . import data
+``data`` is imported on first use (``numgrad.utils.data`` or ``from numgrad.utils.data import
+...``), not with numgrad: a training step that loads its own arrays does not pay for it at
+start-up.
+"""
+
+import importlib
 
 __all__ = ["data"]
+
+
+def __getattr__(name):
+    if name == "data":
+        return importlib.import_module(".data", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
