@@ -4,129 +4,149 @@ Every operation is a row in the op table (:mod:`numgrad.ops`); the tape (:mod:`n
 records them and walks them backwards.  See README.md and docs/ for the design.
 """
 
-# first: the kernel-cache guards must be in place before any @njit(cache=True) is decorated
-from .devices import kernel_cache  # noqa: F401
-from . import ops  # noqa: F401  (registers the op table)
-from .devices import cpu  # noqa: F401  (registers the CPU device's kernels)
-from .creation import (
-    arange,
-    as_tensor,
-    empty,
-    empty_like,
-    eye,
-    from_numpy,
-    full,
-    full_like,
-    linspace,
-    ones,
-    ones_like,
-    rand,
-    rand_like,
-    randint,
-    randn,
-    randn_like,
-    randperm,
-    tensor,
-    zeros,
-    zeros_like,
-)
-from .dtypes import DType
-from .dtypes import bool_ as bool  # noqa: A001
-from .dtypes import float16, float32, float64, int32, int64, uint8
-from .functional import (
-    abs,
-    all,
-    any,
-    ceil,
-    floor,
-    round,
-    trunc,
-    absolute,
-    add,
-    amax,
-    amin,
-    argmax,
-    argmin,
-    bmm,
-    broadcast_to,
-    cat,
-    chunk,
-    clamp,
-    clamp_max,
-    clamp_min,
-    clip,
-    clone,
-    concat,
-    concatenate,
-    div,
-    divide,
-    dot,
-    eq,
-    exp,
-    expand,
-    flatten,
-    floor_divide,
-    ge,
-    gt,
-    le,
-    log,
-    log_softmax,
-    logical_not,
-    logsumexp,
-    lt,
-    masked_fill,
-    matmul,
-    max,
-    maximum,
-    mean,
-    min,
-    minimum,
-    mm,
-    mul,
-    multiply,
-    mv,
-    ne,
-    neg,
-    negative,
-    norm,
-    outer,
-    permute,
-    pow,
-    relu,
-    remainder,
-    reshape,
-    rsqrt,
-    sigmoid,
-    sign,
-    softmax,
-    split,
-    sqrt,
-    square,
-    squeeze,
-    stack,
-    std,
-    sub,
-    subtract,
-    sum,
-    swapaxes,
-    t,
-    tanh,
-    transpose,
-    true_divide,
-    unbind,
-    unflatten,
-    unsqueeze,
-    var,
-    view,
-    where,
-)
-from .random import manual_seed, seed
-from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
-from .tensor import Device as device
-from .tensor import Size, Tensor
+import gc as _gc
+import os as _os
 
-from . import autograd, cuda, nn, optim, utils  # noqa: E402, I001
-from .serialization import load, save
+# Start-up: the import makes ~60,000 long-lived objects (Numba's typing tables, the op table,
+# kernels) that are never garbage, and the cyclic collector would walk them again and again:
+# about 80 ms of a 0.67 s warm start (import + first training step, measured here).  The
+# collector is paused during the import, and what exists once it is done is frozen
+# (gc.freeze: never walked again; objects made later are collected as usual).  Set
+# NUMGRAD_GC_FREEZE=0 to leave the collector alone (docs/architecture.md, start-up).
+_gc_was_enabled = _gc.isenabled()
+_gc_freeze = _os.environ.get("NUMGRAD_GC_FREEZE", "1") != "0"
+if _gc_freeze:
+    _gc.disable()
+try:
+    # first: the kernel-cache guards must be in place before any @njit(cache=True) is decorated
+    from .devices import kernel_cache  # noqa: F401
+    from . import ops  # noqa: F401  (registers the op table)
+    from .devices import cpu  # noqa: F401  (registers the CPU device's kernels)
+    from .creation import (
+        arange,
+        as_tensor,
+        empty,
+        empty_like,
+        eye,
+        from_numpy,
+        full,
+        full_like,
+        linspace,
+        ones,
+        ones_like,
+        rand,
+        rand_like,
+        randint,
+        randn,
+        randn_like,
+        randperm,
+        tensor,
+        zeros,
+        zeros_like,
+    )
+    from .dtypes import DType
+    from .dtypes import bool_ as bool  # noqa: A001
+    from .dtypes import float16, float32, float64, int32, int64, uint8
+    from .functional import (
+        abs,
+        all,
+        any,
+        ceil,
+        floor,
+        round,
+        trunc,
+        absolute,
+        add,
+        amax,
+        amin,
+        argmax,
+        argmin,
+        bmm,
+        broadcast_to,
+        cat,
+        chunk,
+        clamp,
+        clamp_max,
+        clamp_min,
+        clip,
+        clone,
+        concat,
+        concatenate,
+        div,
+        divide,
+        dot,
+        eq,
+        exp,
+        expand,
+        flatten,
+        floor_divide,
+        ge,
+        gt,
+        le,
+        log,
+        log_softmax,
+        logical_not,
+        logsumexp,
+        lt,
+        masked_fill,
+        matmul,
+        max,
+        maximum,
+        mean,
+        min,
+        minimum,
+        mm,
+        mul,
+        multiply,
+        mv,
+        ne,
+        neg,
+        negative,
+        norm,
+        outer,
+        permute,
+        pow,
+        relu,
+        remainder,
+        reshape,
+        rsqrt,
+        sigmoid,
+        sign,
+        softmax,
+        split,
+        sqrt,
+        square,
+        squeeze,
+        stack,
+        std,
+        sub,
+        subtract,
+        sum,
+        swapaxes,
+        t,
+        tanh,
+        transpose,
+        true_divide,
+        unbind,
+        unflatten,
+        unsqueeze,
+        var,
+        view,
+        where,
+    )
+    from .random import manual_seed, seed
+    from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+    from .tensor import Device as device
+    from .tensor import Size, Tensor
+
+    from . import autograd, cuda, nn, optim, utils  # noqa: E402, I001
+    from .serialization import load, save
+finally:
+    if _gc_freeze:
+        _gc.freeze()
+        if _gc_was_enabled:
+            _gc.enable()
+    del _gc_was_enabled, _gc_freeze
 
 float = float32  # noqa: A001
 double = float64

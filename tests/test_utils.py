@@ -47,3 +47,27 @@ def test_save_load_state_dict(tmp_path):
 
 def test_cuda_not_available():
     assert ng.cuda.is_available() is False and ng.cuda.device_count() == 0
+
+
+@pytest.mark.parametrize("setting", ["default", "0"])
+def test_import_freezes_gc_unless_told_not_to(setting):
+    # the import pauses the collector and freezes what it made (docs/architecture.md, start-up);
+    # the collector is on again afterwards, and NUMGRAD_GC_FREEZE=0 leaves it alone
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    env.pop("NUMGRAD_GC_FREEZE", None)
+    if setting == "0":
+        env["NUMGRAD_GC_FREEZE"] = "0"
+    code = "import gc, numgrad; print(gc.isenabled(), gc.get_freeze_count())"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out[0] == "True"
+    frozen = int(out[1])
+    if setting == "0":
+        assert frozen == 0
+    else:
+        assert frozen > 10_000
