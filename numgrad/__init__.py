@@ -141,6 +141,16 @@ try:
 
     from . import autograd, cuda, nn, optim, utils  # noqa: E402, I001
     from .serialization import load, save
+    # ---- issue 11 section: math ----
+    # ---- end section: math ----
+    # ---- issue 11 section: habits ----
+    # ---- end section: habits ----
+    # ---- issue 11 section: random ----
+    # ---- end section: random ----
+    # ---- issue 11 section: tensor_ops ----
+    # ---- end section: tensor_ops ----
+    # ---- issue 11 section: function ----
+    # ---- end section: function ----
 finally:
     if _gc_freeze:
         _gc.freeze()

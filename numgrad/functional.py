@@ -934,3 +934,13 @@ def logsumexp(x, dim, keepdim=False):
         m = tensor_from(np.where(np.isinf(m._data), m._data.dtype.type(0), m._data))
     out = log(sum(exp(x - m), dim=dim, keepdim=True)) + m
     return out if keepdim else squeeze(out, dim)
+
+
+# ---- issue 11 section: math ----
+# ---- end section: math ----
+# ---- issue 11 section: habits ----
+# ---- end section: habits ----
+# ---- issue 11 section: random ----
+# ---- end section: random ----
+# ---- issue 11 section: tensor_ops ----
+# ---- end section: tensor_ops ----

@@ -612,6 +612,19 @@ class Tensor(TensorBase):
     def type_as(self, other):
         return self.to(other.dtype)
 
+    # ---- issue 11 section: math ----
+    # ---- end section: math ----
+    # ---- issue 11 section: habits ----
+    # ---- end section: habits ----
+    # ---- issue 11 section: random ----
+    # ---- end section: random ----
+    # ---- issue 11 section: tensor_ops ----
+    # ---- end section: tensor_ops ----
+    # ---- issue 11 section: layers ----
+    # ---- end section: layers ----
+    # ---- issue 11 section: conv ----
+    # ---- end section: conv ----
+
 
 class Size(tuple):
     """``tensor.shape``: a tuple that prints like torch.Size and has ``numel()``."""

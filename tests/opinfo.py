@@ -1222,6 +1222,13 @@ def has_nn_functional() -> bool:
     return True
 
 
+# issue 11 areas keep their specs in their own modules (tests/opinfo_<area>.py), each with
+# OP_SPECS and NN_SPECS lists; they import what they need from this module (defined above).
+for _area in ("math", "tensor_ops", "random", "conv", "layers", "habits"):
+    _mod = __import__(f"opinfo_{_area}")
+    OP_SPECS.extend(getattr(_mod, "OP_SPECS", []))
+    NN_SPECS.extend(getattr(_mod, "NN_SPECS", []))
+
 ALL_SPECS: list[OpSpec] = OP_SPECS + (NN_SPECS if has_nn_functional() else [])
 
 # ---- optimizer updates -----------------------------------------------------------------------

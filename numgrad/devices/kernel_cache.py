@@ -196,28 +196,31 @@ def _ensure_file(path, source):
         return False
 
 
-_FILE_HASHES = {}  # source file -> short hash of its bytes
+def _code_bytes(code):
+    # what a function computes, without its line numbers or comments; nested code objects
+    # (comprehensions) recursively, since their repr holds a memory address
+    parts = [code.co_code, repr((code.co_names, code.co_varnames, code.co_freevars)).encode()]
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            parts.append(_code_bytes(c))
+        elif isinstance(c, frozenset):  # set order varies between processes
+            parts.append(repr(sorted(map(repr, c))).encode())
+        else:
+            parts.append(repr(c).encode())
+    return b"\0".join(parts)
 
 
 def source_hash(fn):
-    """A short hash naming the version of the file ``fn`` (a function) is defined in.
+    """A short hash naming the version of function ``fn``'s code.
 
-    Generated kernels embed it in their source, so editing a rule's file renames (rebuilds)
-    the kernels built from it.  It hashes the whole file, read once per process: cheaper at a
-    first call than ``inspect.getsource`` (which tokenizes), at the price of rebuilding every
-    rule of an edited file.  A function with no readable file hashes its bytecode.
+    Generated kernels embed it in their source, so editing a rule renames (rebuilds) the
+    kernels built from it.  It hashes the compiled code (bytecode, names, constants, defaults),
+    which is cheaper at a first call than ``inspect.getsource`` (that tokenizes the file) and
+    ignores edits that change nothing (comments, other functions in the file).  Functions a rule
+    calls are not covered: the builders add the hashes of the files those live in.
     """
-    code = getattr(fn, "__code__", None)
-    filename = code.co_filename if code is not None else None
-    got = _FILE_HASHES.get(filename)
-    if got is None:
-        try:
-            data = Path(filename).read_bytes()
-        except (OSError, TypeError):
-            data = code.co_code + repr(code.co_consts).encode() if code is not None else b""
-            return hashlib.sha1(data).hexdigest()[:12]
-        got = _FILE_HASHES[filename] = hashlib.sha1(data).hexdigest()[:12]
-    return got
+    data = _code_bytes(fn.__code__) + repr(fn.__defaults__).encode()
+    return hashlib.sha1(data).hexdigest()[:12]
 
 
 def load_generated(stem, source):

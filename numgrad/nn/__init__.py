@@ -30,6 +30,11 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import Module
+
+# ---- issue 11 section: conv ----
+# ---- end section: conv ----
+# ---- issue 11 section: layers ----
+# ---- end section: layers ----
 from .parameter import Parameter
 
 __all__ = [
@@ -63,3 +68,8 @@ __all__ = [
     "CrossEntropyLoss",
     "NLLLoss",
 ]
+
+# ---- issue 11 section: conv (__all__ += [...]) ----
+# ---- end section: conv ----
+# ---- issue 11 section: layers (__all__ += [...]) ----
+# ---- end section: layers ----

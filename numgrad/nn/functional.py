@@ -305,3 +305,9 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):  # noqa: A002
     d = _norm_dim(dim, input.ndim)
     n = F.norm(input, p, dim=d, keepdim=True)
     return input / F.clamp(n, min=eps)
+
+
+# ---- issue 11 section: conv ----
+# ---- end section: conv ----
+# ---- issue 11 section: layers ----
+# ---- end section: layers ----

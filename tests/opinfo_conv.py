@@ -1,0 +1,4 @@
+"""Op specs for the issue 11 area 'conv' (merged into ``opinfo.OP_SPECS``/``NN_SPECS``)."""
+
+OP_SPECS = []
+NN_SPECS = []
