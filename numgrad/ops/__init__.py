@@ -1,6 +1,6 @@
 """The op table.  Importing this package registers every built-in op in ``OPS``."""
 
-from . import elementwise, linalg, nn, optim, reduce, shape, transfer  # noqa: F401  (registration)
+from . import conv, elementwise, index, layers, linalg, nn, optim, reduce, shape, transfer  # noqa: F401
 from .registry import OPS, Kernel, Op, impl, register, register_device
 
 __all__ = ["OPS", "Op", "Kernel", "impl", "register", "register_device"]

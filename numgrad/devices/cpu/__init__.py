@@ -5,4 +5,4 @@ array API the tape and the engine use on its arrays (numpy's); ``reduce``, ``nn`
 ``optim`` the optimizer updates over all parameters of a group."""
 
 # importing each module registers its kernels (impl / register_device)
-from . import array, convert, linalg, loops, nn, optim, reduce, shape  # noqa: F401, E402
+from . import array, conv, convert, index, layers, linalg, loops, nn, optim, reduce, shape  # noqa: F401, E402

@@ -1,0 +1,1 @@
+"""Issue 11 area (index): CPU compute kernels - filled in by its owner."""

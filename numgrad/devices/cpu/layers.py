@@ -1,0 +1,1 @@
+"""Issue 11 area (layers): CPU compute kernels - filled in by its owner."""

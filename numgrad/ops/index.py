@@ -1,0 +1,1 @@
+"""Issue 11 area (index): op declarations (plans) - filled in by its owner."""

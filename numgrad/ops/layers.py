@@ -1,0 +1,1 @@
+"""Issue 11 area (layers): op declarations (plans) - filled in by its owner."""
