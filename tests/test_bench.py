@@ -76,8 +76,12 @@ def test_json_is_valid_and_complete(quick_outputs):
             assert t["rounds"] >= 2 and t["calls_per_round"] >= 1
             assert 0 < t["min_s"] <= t["median_s"] <= t["max_s"]
             assert t["first_call_s"] > 0
-        ratio = r["timings"]["torch"]["median_s"] / r["timings"]["numgrad"]["median_s"]
-        assert r["ratio_torch_over_numgrad"] == pytest.approx(ratio)
+        # the row's ratio is the median of its repeats' ratios (3 by default)
+        reps = r["ratios_per_repeat"]
+        assert len(reps) == 3 and all(x > 0 for x in reps)
+        assert r["ratio_torch_over_numgrad"] == pytest.approx(sorted(reps)[1])
+        assert r["ratio_spread"] == pytest.approx((max(reps) - min(reps)) / sorted(reps)[1])
+        assert r["unstable"] == (r["ratio_spread"] > runner.UNSTABLE)
 
 
 def test_plot_is_a_png(quick_outputs):
@@ -169,12 +173,87 @@ def test_timing_interleaves_and_alternates_who_goes_first():
     sides = {"a": (lambda: calls.append("a"), lambda: None)}
     sides["b"] = (lambda: calls.append("b"), lambda: None)
     res = timing.interleaved(sides, budget_s=0.0, min_rounds=4, block_s=0.0, warmup_s=0.0)
-    timed = calls[6:]  # 3 warm-up calls each, then one call per block
-    assert timed == ["a", "b", "b", "a", "a", "b", "b", "a"]
+    # 3 warm-up calls each, then per block one untimed call (re-warm) and one timed call
+    blocks = calls[6:]
+    assert blocks == [x for x in ["a", "b", "b", "a", "a", "b", "b", "a"] for _ in range(2)]
     for per_call, number in res.values():
         assert len(per_call) == 4 and number == 1
     t = timing.Timing(first_call=1.0, per_call=[1.0, 2.0, 3.0, 4.0, 5.0])
     assert t.median == 3.0 and t.spread == pytest.approx(2.0 / 3.0)
+
+
+def test_each_block_is_rewarmed_and_may_wait_for_pools_to_settle(monkeypatch):
+    calls, sleeps = [], []
+    monkeypatch.setattr(timing.time, "sleep", sleeps.append)
+    sides = {"a": (lambda: calls.append("a"), lambda: None)}
+    timing.interleaved(
+        sides, budget_s=0.0, min_rounds=2, block_s=0.0, warmup_s=0.0, rewarm_s=1.0, settle_s=0.1
+    )
+    # rewarm is capped at the block's own length (one call here), settle sleeps before each block
+    assert calls == ["a"] * (3 + 2 * 2) and sleeps == [0.1, 0.1]
+
+
+def _row_with_ratios(ratios, name="add"):
+    case = next(c for c in workloads.all_cases() if c.workload == name)
+    row = runner.Row(case)
+    row.timings = {
+        "torch": timing.Timing(first_call=0.1, per_call=[2e-5] * 3),
+        "numgrad": timing.Timing(first_call=0.1, per_call=[1e-5] * 3),
+    }
+    row.agree, row.max_err, row.ratios = True, 0.0, list(ratios)
+    return row
+
+
+def test_rows_whose_ratio_moves_are_marked_and_left_out_of_the_summary():
+    steady = _row_with_ratios([2.0, 2.05, 1.98])
+    noisy = _row_with_ratios([2.0, 1.5, 2.4], name="mul")
+    assert not steady.unstable and noisy.unstable
+    assert steady.ratio() == 2.0 and noisy.ratio() == 2.0
+    assert noisy.ratio_spread == pytest.approx(0.45)
+    env = {"tolerance": 1e-4, "unstable_above": runner.UNSTABLE}
+    lines = report.table([steady, noisy], with_torch=True)
+    assert "~2.00x ±22%" in lines[3] and "~" not in lines[2] and "2.00x ±2%" in lines[2]
+    foot = "\n".join(report.footer([steady, noisy], True, env))
+    assert "1 of 1 stable rows; geometric mean 2.00x (1 unstable rows left out)" in foot
+    only_noisy = "\n".join(report.footer([noisy], True, env))
+    assert "every timed row (1) was unstable" in only_noisy
+    js = report.to_json([noisy], {"x": 1})["rows"][0]
+    assert js["unstable"] is True and js["ratios_per_repeat"] == [2.0, 1.5, 2.4]
+
+
+@pytest.mark.parametrize("load,threads,warned", [(0.2, 1, False), (1.5, 1, True), (0.5, 2, True)])
+def test_header_prints_the_load_and_warns_when_it_exceeds_the_cores(load, threads, warned):
+    env = {
+        "suite": "quick",
+        "device": "cpu",
+        "dtype": "float32",
+        "date": "today",
+        "cpu": "some cpu",
+        "cpu_count": 2,
+        "gpu": None,
+        "numgrad": "0",
+        "numba": "0",
+        "numpy": "0",
+        "scipy": "0",
+        "torch": "0",
+        "python": "3",
+        "load_average": load,
+        "threads": {"requested": threads, "numgrad_numba": threads, "numgrad_blas": [threads]},
+    }
+    text = "\n".join(report.header(env, 3))
+    assert f"load average {load:.2f}" in text
+    assert ("warning: the load average" in text) == warned
+    if warned and threads > 1:
+        assert "try --threads 1" in text
+
+
+def test_repeats_flag(capsys):
+    code, out, err = run_main(
+        capsys, ["--suite", "quick", "--filter", "add", "--repeats", "2"] + FAST
+    )
+    assert code == 0 and re.search(r"\d\.\d\dx ±\d+%", out)
+    code, out, err = run_main(capsys, ["--repeats", "0"])
+    assert code == 2 and "--repeats must be >= 1" in err
 
 
 def test_default_suite_covers_the_workloads():

@@ -58,6 +58,13 @@ def parser():
     p.add_argument(
         "--min-rounds", type=int, default=7, help="at least this many timed rounds per case"
     )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="time each case this many times (the budget is shared); a row whose ratio moves "
+        "more than 10%% between repeats is marked and left out of the summary (default 3)",
+    )
     p.add_argument("--no-torch", action="store_true", help="numgrad only, even if torch is here")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     return p
@@ -99,6 +106,9 @@ def main(argv=None):
     msg = check_device(args.device)
     if msg:
         print(msg, file=sys.stderr)
+        return 2
+    if args.repeats < 1:
+        print(f"numgrad bench: --repeats must be >= 1, got {args.repeats}", file=sys.stderr)
         return 2
     if args.threads is not None and args.threads < 1:
         print(f"numgrad bench: --threads must be >= 1, got {args.threads}", file=sys.stderr)
@@ -147,7 +157,16 @@ def main(argv=None):
     rows = []
     for case in cases:
         progress.start(case)
-        row = runner.run_case(case, libs, args.dtype, budget, args.min_rounds)
+        row = runner.run_case(
+            case,
+            libs,
+            args.dtype,
+            budget,
+            args.min_rounds,
+            repeats=args.repeats,
+            # with several threads, let the other library's spinning pool settle before a block
+            settle_s=0.1 if n_threads > 1 else 0.0,
+        )
         rows.append(row)
         progress.finish(row)
     progress.close()

@@ -95,6 +95,9 @@ def table(rows, with_torch):
         if with_torch:
             r = row.ratio()
             ratio = f"{r:.2f}x" if r else ("FAILED" if row.error else "-")
+            if r and row.ratio_spread is not None:
+                # the ratio's range over the repeats; "~" marks a row left out of the summary
+                ratio = f"{'~' if row.unstable else ''}{ratio} ±{50 * row.ratio_spread:.0f}%"
             firsts = f"{first('torch')} / {first('numgrad')}"
             body.append(
                 [
@@ -133,15 +136,29 @@ def header(env, n_cases):
         f"numgrad {env['numgrad']} (numba {env['numba']}, numpy {env['numpy']}, "
         f"scipy {env['scipy']}), torch {env['torch'] or '-'}, Python {env['python']}"
     )
-    return [
+    load = env.get("load_average")
+    load_text = f"; load average {load:.2f}" if load is not None else ""
+    lines = [
         f"numgrad bench - suite {env['suite']} ({n_cases} cases), device {env['device']}, "
         f"dtype {env['dtype']}, {env['date']}",
         f"CPU: {env['cpu']} ({env['cpu_count']} cores)"
         + (f"; GPU: {env['gpu']}" if env["gpu"] else ""),
         versions,
         f"threads: {th['requested']} each - numgrad: numba {th['numgrad_numba']}, BLAS {blas} "
-        f"(threadpoolctl); {torch_threads}",
+        f"(threadpoolctl); {torch_threads}{load_text}",
     ]
+    cores = env.get("cpu_count") or 0
+    if load is not None and cores and load + th["requested"] > cores:
+        lines.append(
+            f"warning: the load average ({load:.2f}) plus {th['requested']} benchmark thread(s) "
+            f"exceeds the {cores} cores: other work competes for them and ratios are noisy"
+            + (
+                "; try --threads 1"
+                if th["requested"] > 1
+                else "; rows marked ~ moved too much to count"
+            )
+        )
+    return lines
 
 
 def footer(rows, with_torch, env):
@@ -152,14 +169,23 @@ def footer(rows, with_torch, env):
         "first-call setup).",
     ]
     if with_torch:
-        ratios = [r.ratio() for r in rows if r.ratio()]
+        lines.append(
+            "torch/numgrad: the median of the repeats' ratios, ±half their range; ~ marks a row "
+            f"whose ratio moved more than {100 * env.get('unstable_above', 0.1):.0f}% between "
+            "repeats (left out of the summary)."
+        )
+        ratios = [r.ratio() for r in rows if r.ratio() and not r.unstable]
+        unstable = sum(1 for r in rows if r.ratio() and r.unstable)
         if ratios:
             gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
             faster = sum(x > 1 for x in ratios)
             lines.append(
-                f"torch/numgrad > 1 means numgrad is faster: {faster} of {len(ratios)} rows; "
-                f"geometric mean {gm:.2f}x."
+                f"torch/numgrad > 1 means numgrad is faster: {faster} of {len(ratios)} stable "
+                f"rows; geometric mean {gm:.2f}x"
+                + (f" ({unstable} unstable rows left out)." if unstable else ".")
             )
+        elif unstable:
+            lines.append(f"every timed row ({unstable}) was unstable: no summary.")
         lines.append(
             f"agree: numgrad's results (outputs and gradients, or loss and parameters after one "
             f"step) match torch's within relative {env['tolerance']:.0e}."
@@ -188,6 +214,9 @@ def to_json(rows, env):
                 "max_rel_err": r.max_err,
                 "error": r.error,
                 "ratio_torch_over_numgrad": r.ratio(),
+                "ratios_per_repeat": r.ratios,
+                "ratio_spread": r.ratio_spread,
+                "unstable": r.unstable,
                 "timings": {lib: t.as_dict() for lib, t in r.timings.items()},
             }
             for r in rows

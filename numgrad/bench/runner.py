@@ -7,6 +7,7 @@ import datetime
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import traceback
 from dataclasses import dataclass, field
@@ -15,6 +16,10 @@ import numpy as np
 
 from . import timing
 from .workloads import Lib
+
+# A row whose torch/numgrad ratio moves by more than this between repeats is marked unstable
+# and left out of the summary line: on a shared machine such a ratio is noise, not a result.
+UNSTABLE = 0.10
 
 # Largest relative difference (max |a - b| / max |b| per array) still counted as agreement.
 # float32: a 512-long dot product or one optimizer step of a 1024-wide MLP rounds differently in
@@ -29,16 +34,35 @@ class Row:
     agree: bool | None = None  # None: nothing to compare against (torch missing)
     max_err: float | None = None
     error: str | None = None  # an exception raised by one side, or what disagreed
+    ratios: list = field(default_factory=list)  # torch/numgrad of each repeat
 
     @property
     def ok(self):
         return self.error is None and self.agree is not False
 
     def ratio(self):
+        """torch/numgrad: the median over repeats (each repeat: median time over median time)."""
+        if not self.ok:
+            return None
+        if self.ratios:
+            return statistics.median(self.ratios)
         t, n = self.timings.get("torch"), self.timings.get("numgrad")
-        if not self.ok or t is None or n is None or not t.per_call or not n.per_call:
+        if t is None or n is None or not t.per_call or not n.per_call:
             return None
         return t.median / n.median
+
+    @property
+    def ratio_spread(self):
+        """(largest - smallest) / median of the repeats' ratios; None with under two repeats."""
+        if not self.ok or len(self.ratios) < 2:
+            return None
+        return (max(self.ratios) - min(self.ratios)) / statistics.median(self.ratios)
+
+    @property
+    def unstable(self):
+        """The ratio moved more than ``UNSTABLE`` between repeats."""
+        s = self.ratio_spread
+        return s is not None and s > UNSTABLE
 
 
 def torch_available():
@@ -107,7 +131,12 @@ def set_threads(n, libs):
     return info
 
 
-def run_case(case, libs, dtype, budget_s, min_rounds, progress=None):
+def run_case(case, libs, dtype, budget_s, min_rounds, progress=None, repeats=3, settle_s=0.0):
+    """Build both sides, check they agree, then time them interleaved ``repeats`` times.
+
+    Each repeat gets ``budget_s / repeats`` seconds and gives one torch/numgrad ratio; the row's
+    ratio is their median, and their spread marks rows too noisy to count (``Row.unstable``).
+    """
     row = Row(case)
     prepared, results = {}, {}
     # build and first call: numgrad first, so its kernel loads are not hidden behind torch's
@@ -129,15 +158,31 @@ def run_case(case, libs, dtype, budget_s, min_rounds, progress=None):
             row.error = "numgrad and torch disagree: " + msg
             return row  # a fast wrong answer is not timed
     sides = {name: (prepared[name].step, libs[name].sync) for name in libs}
+    repeats = max(1, repeats)
+    rounds = max(3, -(-min_rounds // repeats))
     try:
-        times = timing.interleaved(sides, budget_s=budget_s, min_rounds=min_rounds)
+        for _ in range(repeats):
+            times = timing.interleaved(
+                sides, budget_s=budget_s / repeats, min_rounds=rounds, settle_s=settle_s
+            )
+            for name, (per_call, number) in times.items():
+                row.timings[name].per_call += per_call
+                row.timings[name].number = number
+            if "torch" in times:
+                t, n = times["torch"][0], times["numgrad"][0]
+                row.ratios.append(statistics.median(t) / statistics.median(n))
     except Exception as e:
         row.error = f"raised {type(e).__name__} while timing: {e}"
         return row
-    for name, (per_call, number) in times.items():
-        row.timings[name].per_call = per_call
-        row.timings[name].number = number
     return row
+
+
+def load_average():
+    """The 1-minute load average, or None where the OS has none."""
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
 
 
 def cpu_model():
@@ -191,7 +236,9 @@ def environment(libs, threads, device, dtype, suite):
         "cpu_count": os.cpu_count(),
         "gpu": gpu_model(),
         "threads": threads,
+        "load_average": load_average(),
         "tolerance": TOLERANCE[dtype],
+        "unstable_above": UNSTABLE,
     }
     return env
 

@@ -68,14 +68,28 @@ def _block(step, sync, number):
     return (time.perf_counter() - t0) / number
 
 
-def interleaved(sides, budget_s=1.0, min_rounds=7, max_rounds=1000, block_s=0.005, warmup_s=0.05):
+def interleaved(
+    sides,
+    budget_s=1.0,
+    min_rounds=7,
+    max_rounds=1000,
+    block_s=0.005,
+    warmup_s=0.05,
+    rewarm_s=0.001,
+    settle_s=0.0,
+):
     """Time each ``(step, sync)`` in ``sides`` (a dict name -> pair) in alternating rounds.
 
     Warm-up first (at least 3 calls and ``warmup_s`` seconds per side, which also estimates the
     call time); then each round runs every side for ``number`` calls (enough for ``block_s``
     seconds), alternating which side goes first, until ``budget_s`` seconds are spent and at least
-    ``min_rounds`` rounds ran.  The garbage collector is off inside a block, as in ``timeit``.
-    Returns a dict name -> (list of per-call seconds, number).
+    ``min_rounds`` rounds ran.  Before every timed block the side runs untimed again for
+    ``rewarm_s`` (at least one call): a block timed straight after the other library's block
+    starts with that library's data in the caches and runs 15-20% slow (measured).  With
+    ``settle_s`` > 0 the clock also waits that long before each block, so the other library's
+    BLAS/OpenMP workers, which spin ~100 ms after a call, stop taking a core (use it when
+    timing with more than one thread).  The garbage collector is off inside a block, as in
+    ``timeit``.  Returns a dict name -> (list of per-call seconds, number).
     """
     est = {}
     for name, (step, sync) in sides.items():
@@ -86,6 +100,7 @@ def interleaved(sides, budget_s=1.0, min_rounds=7, max_rounds=1000, block_s=0.00
         sync()
         est[name] = (time.perf_counter() - t0) / calls
     number = {k: max(1, math.ceil(block_s / max(v, 1e-9))) for k, v in est.items()}
+    rewarm = {k: max(1, min(number[k], math.ceil(rewarm_s / max(v, 1e-9)))) for k, v in est.items()}
     out = {k: [] for k in sides}
     order = list(sides)
     t_start = time.perf_counter()
@@ -97,6 +112,11 @@ def interleaved(sides, budget_s=1.0, min_rounds=7, max_rounds=1000, block_s=0.00
         ):
             for name in order if rounds % 2 == 0 else reversed(order):
                 step, sync = sides[name]
+                if settle_s > 0:
+                    time.sleep(settle_s)
+                for _ in range(rewarm[name]):
+                    step()
+                sync()
                 gc.disable()
                 out[name].append(_block(step, sync, number[name]))
                 if gc_was_on:
