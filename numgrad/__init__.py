@@ -140,14 +140,165 @@ try:
     from .tensor import Size, Tensor
 
     from . import autograd, cuda, nn, optim, utils  # noqa: E402, I001
+    from .compiler import compile  # noqa: A004  (torch's name)
     from .serialization import load, save
+
     # ---- issue 11 section: math ----
+    from .functional import (  # noqa: I001
+        acos,
+        acosh,
+        allclose,
+        arccos,
+        arccosh,
+        arcsin,
+        arcsinh,
+        arctan,
+        arctan2,
+        arctanh,
+        asin,
+        asinh,
+        atan,
+        atan2,
+        atanh,
+        cos,
+        cosh,
+        erf,
+        erfc,
+        erfinv,
+        exp2,
+        expm1,
+        hypot,
+        isclose,
+        isfinite,
+        isinf,
+        isnan,
+        isneginf,
+        isposinf,
+        lerp,
+        log10,
+        log1p,
+        log2,
+        logical_and,
+        logical_or,
+        logical_xor,
+        nan_to_num,
+        reciprocal,
+        signbit,
+        sin,
+        sinc,
+        sinh,
+        tan,
+    )
+
     # ---- end section: math ----
     # ---- issue 11 section: habits ----
+    from . import accelerator, backends  # noqa: E402
+    from .legacy import (  # noqa: E402
+        BoolTensor,
+        ByteTensor,
+        DoubleTensor,
+        FloatTensor,
+        HalfTensor,
+        IntTensor,
+        LongTensor,
+        are_deterministic_algorithms_enabled,
+        get_default_device,
+        get_default_dtype,
+        get_float32_matmul_precision,
+        inference_mode,
+        is_inference_mode_enabled,
+        no_grad,  # noqa: F811  (also a decorator without parentheses)
+        set_default_device,
+        set_default_dtype,
+        set_float32_matmul_precision,
+        sparse_coo_tensor,
+        sparse_csr_tensor,
+        use_deterministic_algorithms,
+    )
+    from .legacy import accepts_out as _accepts_out
+    from .printing import get_printoptions, printoptions, set_printoptions  # noqa: E402
+
+    # out= on the public functions (numgrad.add(a, b, out=c)); the Tensor methods and
+    # operators stay unwrapped, so `a + b` pays nothing for it.  One wrapper per function, so
+    # aliases (arcsin, absolute, clip...) stay the same object as their function.
+    _wrapped = {
+        id(fn): _accepts_out(fn, exact=name in ("matmul", "mm", "bmm"))
+        for name, fn in globals().items()
+        if name
+        in (
+            "add sub mul div pow floor_divide remainder maximum minimum neg abs exp log sqrt "
+            "rsqrt tanh sigmoid sign clamp round floor ceil trunc square sum mean amax amin "
+            "logsumexp cat stack matmul mm bmm sin cos tan asin acos atan atan2 sinh cosh asinh "
+            "acosh atanh erf erfc erfinv log10 log2 log1p expm1 exp2 sinc hypot"
+        ).split()
+    }
+    for _name, _fn in list(globals().items()):
+        if id(_fn) in _wrapped:
+            globals()[_name] = _wrapped[id(_fn)]
+    del _wrapped, _name, _fn
     # ---- end section: habits ----
     # ---- issue 11 section: random ----
+    from .creation import normal, randint_like
+    from .functional import bernoulli, meshgrid, multinomial, poisson
+    from .random import (
+        Generator,
+        default_generator,
+        get_rng_state,
+        initial_seed,
+        set_rng_state,
+    )
+    from .random import _LazySubmodule
+
+    # imported on first use (warm start), like numgrad.utils.data
+    distributions = _LazySubmodule("numgrad.distributions")
     # ---- end section: random ----
     # ---- issue 11 section: tensor_ops ----
+    from .functional import (  # noqa: F401  (issue 11: tensor ops)
+        gather,
+        scatter,
+        scatter_add,
+        index_select,
+        masked_select,
+        take,
+        narrow,
+        select,
+        movedim,
+        moveaxis,
+        cumsum,
+        cumprod,
+        cummax,
+        cummin,
+        prod,
+        sort,
+        argsort,
+        topk,
+        kthvalue,
+        median,
+        mode,
+        roll,
+        flip,
+        fliplr,
+        flipud,
+        tril,
+        triu,
+        diagonal,
+        diag,
+        tile,
+        einsum,
+        count_nonzero,
+        nonzero,
+        argwhere,
+        searchsorted,
+        bucketize,
+        bincount,
+        histc,
+        histogram,
+        unique,
+        ravel,
+        trace,
+        take_along_dim,
+        index_add,
+    )
     # ---- end section: tensor_ops ----
     # ---- issue 11 section: function ----
     # ---- end section: function ----
@@ -171,10 +322,6 @@ def is_tensor(obj):
 
 def numel(input):  # noqa: A002
     return input.numel()
-
-
-def get_default_dtype():
-    return float32
 
 
 def get_num_threads():

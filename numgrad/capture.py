@@ -123,6 +123,9 @@ class Trace:
         self.entries = []
         self.slots = []
         self._slot_of = {}  # id(array) -> Slot
+        self.tensors = {}  # id(array) -> the tensor whose data it is, where one was seen
+        # numgrad.compile: a host read (.item(), printing...) would freeze a value into code
+        self.forbid_host_reads = False
 
     def __iter__(self):
         return iter(self.entries)
@@ -141,6 +144,8 @@ class Trace:
         """The slot of ``arr``; an array not seen before is an input of the trace ("param"
         when ``tensor``, whose data it is, is a leaf that requires grad)."""
         s = self._slot_of.get(id(arr))
+        if tensor is not None:
+            self.tensors.setdefault(id(arr), tensor)
         if s is None:
             param = tensor is not None and tensor._rg and tensor._node is None
             if device is None and tensor is not None:
@@ -231,6 +236,31 @@ class trace:  # noqa: N801  (a context manager used like a function, as torch's 
         with _LOCK:
             CAPTURE.active -= 1
         return False
+
+
+class HostSyncError(RuntimeError):
+    """A tensor's value was read on the host (``.item()``, ``.numpy()``, ``bool()``, printing)
+    inside a step ``numgrad.compile`` is tracing: the value would be frozen into the code."""
+
+
+def host_read(what):
+    """Called by the Tensor methods that read values on the host, when ``CAPTURE.active``:
+    raises :class:`HostSyncError` naming the user's line if the open trace forbids it."""
+    tr = _THREAD.trace
+    if tr is None or not tr.forbid_host_reads:
+        return
+    import traceback
+
+    where = "?"
+    for fr in reversed(traceback.extract_stack()[:-1]):
+        if "/numgrad/" not in fr.filename.replace("\\", "/"):
+            where = f"{fr.filename}:{fr.lineno} ({fr.line})"
+            break
+    raise HostSyncError(
+        f"numgrad.compile: {what} reads a tensor's value on the host inside the compiled "
+        f"function, at {where}; the value would be frozen into the compiled step. Move it "
+        "outside the function (e.g. return the loss and call .item() on the result)."
+    )
 
 
 def current_trace():

@@ -8,24 +8,29 @@ import sys
 import numpy as np
 
 from . import dtypes as D
+from . import functional as F
+from . import random as _random
 from .capture import CAPTURE, capture
-from .random import generator
+from .random import generator as _np_gen
 from .tensor import Tensor, _to_array, _wrap, check_device
 
 
 def tensor(data, dtype=None, device=None, requires_grad=False):
     """A new tensor holding a copy of ``data``.
 
-    Python floats become float32, python ints int64, bools bool; numpy arrays keep their dtype.
+    Python floats become the default dtype (float32, see ``set_default_dtype``), python ints
+    int64, bools bool; numpy arrays keep their dtype.
     """
-    return Tensor(data, dtype=dtype, device=device, requires_grad=requires_grad)
+    t = Tensor.__new__(Tensor)  # (an inference tensor inside inference_mode)
+    t._init_data(data, dtype, device, requires_grad)
+    return t
 
 
 def as_tensor(data, dtype=None, device=None):
     if isinstance(data, Tensor):
         # a tensor passes through, converted only as far as asked (torch's as_tensor)
         return data.to(dtype=dtype, device=device)
-    return Tensor(data, dtype=dtype, device=device)
+    return tensor(data, dtype=dtype, device=device)
 
 
 def from_numpy(arr):
@@ -167,56 +172,189 @@ def _float_only(dtype, fname):
     return dt.np
 
 
-def randn(*size, dtype=None, device=None, requires_grad=False):
+def _rg_check(requires_grad, npt):
+    if requires_grad and np.dtype(npt).kind != "f":
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+
+
+# Random creation: numbers come from ``generator`` (a numgrad.Generator) or the global stream;
+# reproducible for a seed, but not torch's numbers (numgrad.random).
+
+
+def randn(
+    *size,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    pin_memory=False,
+):
+    """Standard-normal samples of ``size`` (``torch.randn``; ``layout`` and ``pin_memory`` are
+    accepted and ignored, as by every random creation function here)."""
     npt = _float_only(dtype, "randn")
-    arr = generator().standard_normal(_size(size)).astype(npt)
+    arr = _np_gen(generator).standard_normal(_size(size)).astype(npt)
     return _make(arr, dtype, device, requires_grad)
 
 
-def rand(*size, dtype=None, device=None, requires_grad=False):
+def rand(
+    *size,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    pin_memory=False,
+):
+    """Uniform samples in ``[0, 1)`` of ``size`` (``torch.rand``)."""
     npt = _float_only(dtype, "rand")
-    arr = generator().random(_size(size)).astype(npt)
+    arr = _np_gen(generator).random(_size(size)).astype(npt)
     return _make(arr, dtype, device, requires_grad)
 
 
-def randint(low, high=None, size=(), dtype=None, device=None):
-    """Integers uniform in ``[low, high)``; ``randint(high, size)`` as in torch.  int64 default."""
-    if isinstance(high, (tuple, list)):  # torch.randint(high, size)
-        low, high, size = 0, low, tuple(high)
-    elif high is None:
-        low, high = 0, low
+def _randint_array(low, high, size, npt, gen, fname="randint"):
     if low >= high:
         raise RuntimeError(
             f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
         )
-    npt = np.dtype(_dt(dtype) if dtype else np.int64)
     if npt.kind in "iu":
         info = np.iinfo(npt)
         if low < info.min or high - 1 > info.max:
             raise RuntimeError(
-                f"randint: [{low}, {high}) is out of bounds for {npt.name} "
+                f"{fname}: [{low}, {high}) is out of bounds for {npt.name} "
                 f"([{info.min}, {info.max}])"
             )
-    arr = (
-        generator()
-        .integers(low, high, _size((size,)) if not isinstance(size, tuple) else size)
-        .astype(npt)
-    )
-    return _make(arr, dtype, device, False)
+    return _np_gen(gen).integers(low, high, size).astype(npt)
 
 
-def randperm(n, dtype=None, device=None):
+def randint(
+    low=0, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False
+):
+    """Integers uniform in ``[low, high)``; ``randint(high, size)`` as in torch.  int64 default."""
+    if isinstance(high, (tuple, list)) and size is None:  # torch.randint(high, size)
+        low, high, size = 0, low, high
+    elif high is None:
+        low, high = 0, low
+    if size is None:
+        raise TypeError("randint() missing required argument 'size' (a tuple of ints)")
+    if not isinstance(size, (tuple, list)):
+        raise TypeError(
+            f"randint(): argument 'size' must be tuple of ints, not {type(size).__name__}"
+        )
+    npt = np.dtype(_dt(dtype) if dtype else np.int64)
+    _rg_check(requires_grad, npt)
+    arr = _randint_array(int(low), int(high), _size((tuple(size),)), npt, generator)
+    return _make(arr, dtype, device, requires_grad)
+
+
+def randperm(
+    n,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    pin_memory=False,
+):
+    """A random permutation of ``0..n-1`` (``torch.randperm``; int64 by default)."""
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
         raise TypeError(f"randperm(): argument 'n' must be int, not {type(n).__name__}")
     if n < 0:
         raise RuntimeError(f"Trying to create tensor with negative dimension {n}: [{n}]")
     npt = np.dtype(_dt(dtype) if dtype else np.int64)
-    return _make(generator().permutation(int(n)).astype(npt), dtype, device, False)
+    _rg_check(requires_grad, npt)
+    arr = _np_gen(generator).permutation(int(n)).astype(npt)
+    return _make(arr, dtype, device, requires_grad)
 
 
-def randn_like(t, dtype=None, device=None):
-    return randn(*t.shape, dtype=dtype or t.dtype, device=device or t._device)
+def randn_like(
+    t,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    memory_format=None,
+):
+    """``randn`` with ``t``'s shape, dtype and device unless given (``torch.randn_like``)."""
+    return randn(
+        *t.shape,
+        generator=generator,
+        dtype=dtype or t.dtype,
+        device=device or t._device,
+        requires_grad=requires_grad,
+    )
 
 
-def rand_like(t, dtype=None, device=None):
-    return rand(*t.shape, dtype=dtype or t.dtype, device=device or t._device)
+def rand_like(
+    t,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    memory_format=None,
+):
+    """``rand`` with ``t``'s shape, dtype and device unless given (``torch.rand_like``)."""
+    return rand(
+        *t.shape,
+        generator=generator,
+        dtype=dtype or t.dtype,
+        device=device or t._device,
+        requires_grad=requires_grad,
+    )
+
+
+def randint_like(
+    t,
+    low=0,
+    high=None,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    memory_format=None,
+):
+    """``randint`` with ``t``'s shape, dtype and device unless given (``torch.randint_like``:
+    ``randint_like(t, high)`` or ``randint_like(t, low, high)``)."""
+    if high is None:
+        low, high = 0, low
+    return randint(
+        low,
+        high,
+        tuple(t.shape),
+        generator=generator,
+        dtype=dtype or t.dtype,
+        device=device or t._device,
+        requires_grad=requires_grad,
+    )
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=None,
+           requires_grad=False, layout=None, pin_memory=False):  # fmt: skip
+    """Normal samples (``torch.normal``) in all of torch's overloads: a float ``mean`` and
+    ``std`` with ``size=`` make a new tensor here; with a tensor mean or std it is
+    :func:`numgrad.functional.normal` (shape: their broadcast; zero gradient to them)."""
+    from .storage import TensorBase
+
+    if isinstance(mean, TensorBase) or isinstance(std, TensorBase):
+        return F.normal(mean, std, size, generator=generator)
+    if size is None:
+        raise TypeError(
+            "normal() with a float mean and a float std needs size= (normal(mean, std, size))"
+        )
+    if not std >= 0.0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    npt = _float_only(dtype, "normal")
+    shape = _size((size,))
+    arr = np.asarray(mean + std * _np_gen(generator).standard_normal(shape), npt)
+    return _make(arr, dtype, device, requires_grad)
+
+
+# numgrad.random sits below this module: it gets device checks and tensors from here
+_random._register(check_device, tensor, Tensor)

@@ -48,7 +48,14 @@ _BY_NAME.update(
         "bool_": bool_,
     }
 )
-DEFAULT_FLOAT = float32
+DEFAULT_FLOAT = float32  # python floats' dtype; read at call time, set by set_default_float
+
+
+def set_default_float(dt):
+    """Make ``dt`` the dtype of python floats (``numgrad.set_default_dtype``; the caller checks
+    that it is floating).  Everything reads ``dtypes.DEFAULT_FLOAT`` when it runs."""
+    global DEFAULT_FLOAT
+    DEFAULT_FLOAT = dt
 
 
 def as_dtype(d) -> DType:

@@ -25,7 +25,8 @@ from .ops.reduce import normalize_dims
 from .ops.registry import OPS
 from .ops.shape import _is_basic
 from .ops.transfer import transfer as _transfer
-from .storage import TensorBase, _norm_dim, _wrap, tensor_from
+from .random import generator as _np_gen
+from .storage import TensorBase, _norm_dim, _wrap, check_device, tensor_from
 from .tape import keep, record
 
 _NUM = (int, float, bool, np.number, np.bool_)
@@ -937,10 +938,1374 @@ def logsumexp(x, dim, keepdim=False):
 
 
 # ---- issue 11 section: math ----
+
+
+def _math(name, doc):
+    op = OPS[name]
+
+    def f(input):  # noqa: A002  (torch's name)
+        return apply(op, (_need_tensor(input, name),))
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return f
+
+
+# one scalar-rule op each (ops/elementwise.py); integer and bool tensors give float32, as torch
+sin = _math("sin", "Elementwise sine (``torch.sin``), differentiable.")
+cos = _math("cos", "Elementwise cosine (``torch.cos``), differentiable.")
+tan = _math("tan", "Elementwise tangent (``torch.tan``), differentiable.")
+asin = arcsin = _math("asin", "Elementwise arcsine (``torch.asin``); NaN outside [-1, 1].")
+acos = arccos = _math("acos", "Elementwise arccosine (``torch.acos``); NaN outside [-1, 1].")
+atan = arctan = _math("atan", "Elementwise arctangent (``torch.atan``), differentiable.")
+sinh = _math("sinh", "Elementwise hyperbolic sine (``torch.sinh``), differentiable.")
+cosh = _math("cosh", "Elementwise hyperbolic cosine (``torch.cosh``), differentiable.")
+asinh = arcsinh = _math("asinh", "Elementwise inverse hyperbolic sine (``torch.asinh``).")
+acosh = arccosh = _math("acosh", "Inverse hyperbolic cosine (``torch.acosh``); NaN below 1.")
+atanh = arctanh = _math("atanh", "Inverse hyperbolic tangent (``torch.atanh``); +-inf at +-1.")
+erf = _math("erf", "Error function (``torch.erf``), differentiable.")
+erfc = _math("erfc", "Complementary error function 1 - erf(x) (``torch.erfc``).")
+erfinv = _math(
+    "erfinv",
+    "Inverse error function (``torch.erfinv``): +-inf at +-1, NaN outside [-1, 1]; float64 "
+    "results within 1.3 ulp of the exact value (see ``numgrad.ops.math.erfinv``).",
+)
+log10 = _math("log10", "Base-10 logarithm (``torch.log10``); -inf at 0, NaN below.")
+log2 = _math("log2", "Base-2 logarithm (``torch.log2``); -inf at 0, NaN below.")
+log1p = _math("log1p", "log(1 + x), accurate for small x (``torch.log1p``).")
+expm1 = _math("expm1", "exp(x) - 1, accurate for small x (``torch.expm1``).")
+exp2 = _math("exp2", "2 ** x (``torch.exp2``), differentiable.")
+sinc = _math("sinc", "Normalized sinc sin(pi x) / (pi x), 1 at 0 (``torch.sinc``).")
+reciprocal = _math("reciprocal", "1 / x (``torch.reciprocal``); integers give float32.")
+
+
+def _other_tensor(other, fname):
+    if not isinstance(other, TensorBase):
+        raise TypeError(
+            f"{fname}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}"
+        )
+    return other
+
+
+def atan2(input, other):  # noqa: A002
+    """Elementwise arctangent of ``input / other`` in the quadrant of the point (other, input),
+    as ``torch.atan2``; its gradient is 0 where input and other are both 0, as torch's."""
+    x = _need_tensor(input, "atan2")
+    return apply(OPS["atan2"], (x, _other_tensor(other, "atan2")))
+
+
+arctan2 = atan2
+
+
+def hypot(input, other):  # noqa: A002
+    """sqrt(input**2 + other**2) without intermediate overflow (``torch.hypot``); floating
+    tensors only, as torch."""
+    x = _need_tensor(input, "hypot")
+    return apply(OPS["hypot"], (x, _other_tensor(other, "hypot")))
+
+
+def lerp(input, end, weight):  # noqa: A002
+    """``input + weight * (end - input)`` (``torch.lerp``), computed from the nearer end as
+    torch does; ``weight`` is a number or a tensor.  ``end`` (and a ``weight`` tensor with
+    dims) must have ``input``'s dtype, as in torch."""
+    x = _need_tensor(input, "lerp")
+    end = _other_tensor(end, "lerp")
+    if not x.dtype.is_floating_point:  # the python weight would promote to float otherwise
+        raise NotImplementedError(
+            f"\"lerp\" not implemented for '{D.torch_name(x._data.dtype)}' (a float tensor is "
+            f"needed, got {x.dtype.name})"
+        )
+    for what, v in (("end", end), ("weight", weight)):
+        if isinstance(v, TensorBase) and v.dtype is not x.dtype and (what == "end" or v._data.ndim):
+            raise RuntimeError(
+                f"expected dtype {D.torch_name(x._data.dtype).lower()} for `{what}` but got "
+                f"dtype {D.torch_name(v._data.dtype).lower()}"
+            )
+    if not isinstance(weight, TensorBase) and not isinstance(weight, _NUM):
+        raise TypeError(f"lerp(): weight must be a Tensor or a number, not {type(weight).__name__}")
+    return apply(OPS["lerp"], (x, end, weight))
+
+
+def nan_to_num(input, nan=0.0, posinf=None, neginf=None):  # noqa: A002
+    """NaN, +inf and -inf replaced by ``nan``, ``posinf`` and ``neginf`` (by default 0 and the
+    largest and lowest finite values of the dtype), as ``torch.nan_to_num``; the gradient
+    passes where the input is finite.  Integer and bool tensors are returned as copies."""
+    x = _need_tensor(input, "nan_to_num")
+    dt = x._data.dtype
+    if dt.kind != "f":
+        return clone(x)
+    info = np.finfo(dt)
+    with np.errstate(over="ignore"):  # a value beyond the dtype's range becomes inf, as torch
+        attrs = {
+            "nan": dt.type(0.0 if nan is None else nan),
+            "posinf": dt.type(info.max if posinf is None else posinf),
+            "neginf": dt.type(info.min if neginf is None else neginf),
+        }
+    return apply(OPS["nan_to_num"], (x,), attrs)
+
+
+def _predicate(name, doc, other_dtypes):
+    """An elementwise float predicate; ``other_dtypes`` is its answer for integer and bool
+    tensors (nothing there is NaN or infinite; signbit compares with 0)."""
+    op = OPS[name]
+
+    def f(input):  # noqa: A002
+        x = _need_tensor(input, name)
+        if x._data.dtype.kind == "f":
+            return apply(op, (x,))
+        if other_dtypes == "negative":
+            return lt(x, 0)
+        arrays = x._device.arrays
+        return _wrap(arrays.full(x._data.shape, other_dtypes, np.bool_), x._device)
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = doc
+    return f
+
+
+isnan = _predicate("isnan", "True where the element is NaN (``torch.isnan``).", False)
+isinf = _predicate("isinf", "True where the element is +inf or -inf (``torch.isinf``).", False)
+isposinf = _predicate("isposinf", "True where the element is +inf (``torch.isposinf``).", False)
+isneginf = _predicate("isneginf", "True where the element is -inf (``torch.isneginf``).", False)
+isfinite = _predicate(
+    "isfinite", "True where the element is neither NaN nor infinite (``torch.isfinite``).", True
+)
+signbit = _predicate(
+    "signbit",
+    "True where the sign bit is set (``torch.signbit``): negative values, -0.0, negative NaNs.",
+    "negative",
+)
+
+
+def _logical(name):
+    op = OPS[name]
+
+    def f(input, other):  # noqa: A002
+        x = _need_tensor(input, name)
+        return apply(op, (x, _other_tensor(other, name)))
+
+    f.__name__ = f.__qualname__ = name
+    f.__doc__ = f"Elementwise ``torch.{name}`` of the truth values (non-zero) of two tensors; bool."
+    return f
+
+
+logical_and = _logical("logical_and")
+logical_or = _logical("logical_or")
+logical_xor = _logical("logical_xor")
+
+
+def isclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002
+    """``|input - other| <= atol + rtol * |other|`` elementwise, or equal (infinities included),
+    or both NaN with ``equal_nan``, as ``torch.isclose``; both tensors must share one dtype.
+    One difference: for uint8 tensors torch computes ``input - other`` with wraparound (1 - 2
+    is 255, so 1 and 2 are not close even with ``atol=1``); numgrad takes the true difference."""
+    x = _need_tensor(input, "isclose")
+    y = _other_tensor(other, "isclose")
+    if x.dtype is not y.dtype:
+        raise RuntimeError(
+            f"{D.torch_name(x._data.dtype)} did not match {D.torch_name(y._data.dtype)}"
+        )
+    for what, v in (("rtol", rtol), ("atol", atol)):
+        if v < 0:
+            raise RuntimeError(f"{what} must be greater than or equal to zero, but got {v}")
+    attrs = {"rtol": float(rtol), "atol": float(atol), "equal_nan": bool(equal_nan)}
+    return apply(OPS["isclose"], (x, y), attrs)
+
+
+def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False):  # noqa: A002
+    """Whether every element of ``input`` is close to ``other`` (``torch.allclose``): a python
+    bool."""
+    close = isclose(input, other, rtol, atol, equal_nan)
+    return bool(np.all(close._device.arrays.to_host(close._data)))
+
+
 # ---- end section: math ----
 # ---- issue 11 section: habits ----
+# numpy's keyword names, as torch's reductions take them (x.sum(axis=0, keepdims=True)); the
+# Tensor methods are these same wrapped functions
+import functools  # noqa: E402
+
+
+def _numpy_keywords(fn):
+    """``fn`` also taking numpy's ``axis=`` for ``dim=`` and ``keepdims=`` for ``keepdim=``, as
+    torch's reductions do.  Costs one call frame, nothing else, without them."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kw):
+        if kw:
+            if "axis" in kw:
+                if "dim" in kw:
+                    raise TypeError(f"{fn.__name__}() got both 'dim' and its alias 'axis'")
+                kw["dim"] = kw.pop("axis")
+            if "keepdims" in kw:
+                if "keepdim" in kw:
+                    raise TypeError(f"{fn.__name__}() got both 'keepdim' and its alias 'keepdims'")
+                kw["keepdim"] = kw.pop("keepdims")
+        return fn(*args, **kw)
+
+    return wrapper
+
+
+sum = _numpy_keywords(sum)  # noqa: A001
+mean = _numpy_keywords(mean)
+max = _numpy_keywords(max)  # noqa: A001
+min = _numpy_keywords(min)  # noqa: A001
+amax = _numpy_keywords(amax)
+amin = _numpy_keywords(amin)
+std = _numpy_keywords(std)
+var = _numpy_keywords(var)
+argmax = _numpy_keywords(argmax)
+argmin = _numpy_keywords(argmin)
+any = _numpy_keywords(any)  # noqa: A001
+all = _numpy_keywords(all)  # noqa: A001
+logsumexp = _numpy_keywords(logsumexp)
 # ---- end section: habits ----
 # ---- issue 11 section: random ----
+# Sampling functions (torch's normal, bernoulli, multinomial, poisson): values are drawn on the
+# host from ``generator`` (a numgrad.Generator) or the global stream - reproducible for a seed,
+# not torch's numbers.  Their gradient is zero, as torch defines it (they are not
+# reparametrised: write ``mean + std * randn_like(std)`` for a pathwise gradient).
+
+
+def _host(x):
+    return x._device.arrays.to_host(x._data)
+
+
+def _zero_grad_to(out, params):
+    """``out`` with torch's zero gradient to each of ``params`` that requires grad (a ``where``
+    whose condition is never true: the values stay ``out``'s exactly, even where a parameter is
+    inf, and each parameter gets zeros of its shape)."""
+    params = [p for p in params if isinstance(p, TensorBase) and p._rg]
+    if not params or not GRAD_MODE.enabled:
+        return out
+    never = _wrap(out._device.arrays.from_host(np.zeros(out._data.shape, np.bool_)), out._device)
+    for p in params:
+        out = where(never, p if p.dtype is out.dtype else _cast(p, out.dtype), out)
+    return out
+
+
+def _check_float_input(x, kernel):
+    if x._data.dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"{kernel}\" not implemented for '{D.torch_name(x._data.dtype)}' (a float tensor "
+            f"is needed, got {x.dtype.name})"
+        )
+
+
+def normal(
+    mean=0.0,
+    std=1.0,
+    size=None,
+    *,
+    generator=None,
+    dtype=None,
+    device=None,
+    requires_grad=False,
+    layout=None,
+    pin_memory=False,
+):
+    """Normal samples (``torch.normal``), in torch's overloads:
+
+    ``normal(mean: Tensor, std: Tensor)``, ``normal(mean: Tensor, std=1.0)``,
+    ``normal(mean: float, std: Tensor)`` (shape: the broadcast of the tensors; dtype: theirs) and
+    ``normal(mean: float, std: float, size, dtype=, device=, requires_grad=)``.  The gradient to
+    tensor ``mean``/``std`` is zero, as torch's.
+    """
+    is_t = (isinstance(mean, TensorBase), isinstance(std, TensorBase))
+    if not builtins.any(is_t):
+        if size is None:
+            raise TypeError(
+                "normal() with a float mean and a float std needs size= (normal(mean, std, size))"
+            )
+        # a float mean and std make a new tensor: numgrad.normal (creation.py) does that
+        raise TypeError("normal(float, float, size): use numgrad.normal, a creation function")
+    if size is not None:
+        raise TypeError(
+            "normal() received an invalid combination of arguments: size= is only for a float "
+            "mean and a float std (with a tensor mean or std the shape is theirs)"
+        )
+    tensors = [v for v in (mean, std) if isinstance(v, TensorBase)]
+    _check_float_input(tensors[0], "normal_kernel_cpu")  # the result's dtype (mean's first)
+    dev = tensors[0]._device
+    dt = tensors[0].dtype  # mean's when both are tensors, as torch
+    m = _host(mean) if is_t[0] else mean
+    s = _host(std) if is_t[1] else std
+    if is_t[1]:
+        if not (s >= 0).all():  # also NaN
+            raise RuntimeError("normal expects all elements of std >= 0.0")
+    elif not std >= 0.0:
+        raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
+    try:
+        shape = np.broadcast_shapes(*(np.shape(v) for v in (m, s)))
+    except ValueError:
+        raise RuntimeError(
+            f"normal: the shapes of mean {tuple(np.shape(m))} and std {tuple(np.shape(s))} "
+            f"cannot be broadcast together"
+        ) from None
+    arr = np.asarray(m + s * _np_gen(generator).standard_normal(shape), dt.np)
+    out = _wrap(dev.arrays.from_host(np.asarray(arr, order="C")), dev)
+    return _zero_grad_to(out, tensors)
+
+
+def bernoulli(input, p=None, *, generator=None):  # noqa: A002
+    """0/1 samples with probability ``input`` (or the float ``p``), in ``input``'s dtype
+    (``torch.bernoulli``); the gradient to ``input`` is zero, as torch's."""
+    x = _need_tensor(input, "bernoulli")
+    _check_float_input(x, "bernoulli_tensor_cpu_p_")
+    if p is None:
+        probs = _host(x)
+        if not ((probs >= 0) & (probs <= 1)).all():
+            raise RuntimeError(
+                "Expected p_in >= 0 && p_in <= 1 to be true, but got false (bernoulli: every "
+                "probability must be in [0, 1])"
+            )
+    else:
+        if not 0.0 <= p <= 1.0:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        probs = p
+    arr = np.asarray(_np_gen(generator).random(x._data.shape) < probs, x._data.dtype)
+    return _zero_grad_to(_wrap(x._device.arrays.from_host(arr), x._device), (x,))
+
+
+def poisson(input, generator=None):  # noqa: A002
+    """Poisson samples with rates ``input``, in its dtype (``torch.poisson``; zero gradient)."""
+    x = _need_tensor(input, "poisson")
+    _check_float_input(x, "poisson_cpu")
+    rates = _host(x)
+    if not (rates >= 0).all():
+        raise RuntimeError("invalid Poisson rate, expected rate to be non-negative")
+    arr = np.asarray(_np_gen(generator).poisson(rates), x._data.dtype)
+    return _zero_grad_to(_wrap(x._device.arrays.from_host(arr), x._device), (x,))
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None):  # noqa: A002
+    """Category indices drawn from the rows of ``input`` (non-negative weights, 1-D or 2-D),
+    int64, ``(num_samples,)`` or ``(rows, num_samples)`` (``torch.multinomial``, its checks).
+
+    Without replacement this is torch's method: the ``num_samples`` largest ``p / q`` with
+    ``q`` exponential (categories of weight 0 come last, as in torch)."""
+    x = _need_tensor(input, "multinomial")
+    if x._data.dtype.kind != "f":
+        raise RuntimeError(
+            f"multinomial only supports floating-point dtypes for input, got: "
+            f"{D.torch_name(x._data.dtype)}"
+        )
+    if x.ndim not in (1, 2):
+        raise RuntimeError(f"prob_dist must be 1 or 2 dim (got shape {tuple(x.shape)})")
+    n = int(num_samples)
+    if n <= 0:
+        raise RuntimeError("cannot sample n_sample <= 0 samples")
+    ncat = x.shape[-1]
+    if not replacement and n > ncat:
+        raise RuntimeError(
+            f"cannot sample n_sample > prob_dist.size(-1) samples without replacement "
+            f"({n} > {ncat})"
+        )
+    p = _host(x).astype(np.float64).reshape(-1, ncat)
+    if not (np.isfinite(p) & (p >= 0)).all():
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    rows = p.shape[0]
+    total = p.sum(axis=1)
+    if rows and not (total > 0).all():
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    rng = _np_gen(generator)
+    if rows == 0:
+        idx = np.zeros((0, n), np.int64)
+    elif replacement:
+        # inverse CDF, all rows at once: row r's CDF is shifted to [2r, 2r + 1] so one
+        # searchsorted over the flattened CDFs serves every row
+        cdf = np.cumsum(p, axis=1) / total[:, None]
+        shift = 2.0 * np.arange(rows)[:, None]
+        u = rng.random((rows, n))
+        flat = np.searchsorted((cdf + shift).ravel(), (u + shift).ravel(), side="right")
+        idx = flat.reshape(rows, n) - ncat * np.arange(rows)[:, None]
+        # rounding can leave a row's CDF just under 1: never land past its last nonzero weight
+        last = ncat - 1 - np.argmax(p[:, ::-1] > 0, axis=1)
+        idx = np.minimum(idx, last[:, None])
+    else:
+        keys = p / rng.standard_exponential((rows, ncat))
+        idx = np.argsort(-keys, axis=1, kind="stable")[:, :n]
+    idx = np.ascontiguousarray(idx.astype(np.int64).reshape((n,) if x.ndim == 1 else (rows, n)))
+    return _wrap(x._device.arrays.from_host(idx), x._device)
+
+
+def meshgrid(*tensors, indexing=None):
+    """Coordinate grids from 0-D/1-D tensors (``torch.meshgrid``): ``indexing='ij'`` (the
+    default, torch's too; torch also warns when it is not given) gives shape
+    ``(len(t0), len(t1), ...)``, ``'xy'`` swaps the first two dims.  The outputs are expanded
+    views of the inputs, differentiable."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(
+            f'torch.meshgrid: indexing must be one of "xy" or "ij", but received: {indexing}'
+        )
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for t in tensors:
+        _need_tensor(t, "meshgrid")
+        if t.ndim > 1:
+            raise RuntimeError(
+                f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list but got a tensor "
+                f"of shape {tuple(t.shape)}"
+            )
+    if len({t.dtype for t in tensors}) > 1:
+        raise RuntimeError(
+            f"meshgrid expects all tensors to have the same dtype (got "
+            f"{[t.dtype.name for t in tensors]})"
+        )
+    if len({t._device for t in tensors}) > 1:
+        raise RuntimeError(
+            f"meshgrid expects all tensors to be on the same device (got "
+            f"{[str(t._device) for t in tensors]})"
+        )
+    n = len(tensors)
+    order = list(range(n))  # order[i]: the output dim of tensors[i]
+    if indexing == "xy" and n >= 2:
+        order[0], order[1] = 1, 0
+    out_shape = [0] * n
+    for i, t in enumerate(tensors):
+        out_shape[order[i]] = t.numel()
+    grids = []
+    for i, t in enumerate(tensors):
+        shape = [1] * n
+        shape[order[i]] = out_shape[order[i]]
+        grids.append(expand(reshape(t, tuple(shape)), *out_shape))
+    return tuple(grids)
+
+
 # ---- end section: random ----
 # ---- issue 11 section: tensor_ops ----
+# Index, ordering and counting ops (issue 11, item 7).  Index tensors are op inputs with no
+# gradient rule, so the tape saves and version-checks them (ops/index.py); their values are
+# checked here, before any kernel, as Numba does not bounds-check.
+
+_sort_result = namedtuple("sort", ["values", "indices"])
+_topk_result = namedtuple("topk", ["values", "indices"])
+_kthvalue_result = namedtuple("kthvalue", ["values", "indices"])
+_median_result = namedtuple("median", ["values", "indices"])
+_mode_result = namedtuple("mode", ["values", "indices"])
+_cummax_result = namedtuple("cummax", ["values", "indices"])
+_cummin_result = namedtuple("cummin", ["values", "indices"])
+_histogram_result = namedtuple("histogram", ["hist", "bin_edges"])
+_I64 = np.dtype(np.int64)
+
+
+def _index_arg(index, fname, what="index"):
+    """``index`` as an int64 tensor (int32 accepted and converted, as torch does)."""
+    if not isinstance(index, TensorBase):
+        if isinstance(index, (list, tuple, np.ndarray)):
+            index = tensor_from(np.asarray(index, dtype=np.int64))
+        else:
+            raise TypeError(
+                f"{fname}(): argument '{what}' must be Tensor, not {type(index).__name__}"
+            )
+    dt = index._data.dtype
+    if dt != _I64:
+        if dt != np.int32:
+            raise RuntimeError(
+                f"{fname}(): Expected dtype int32 or int64 for {what}, got {index.dtype.name}"
+            )
+        index = _cast(index, D.int64)
+    return index
+
+
+def _check_index_range(index, size, dim, fname, style="bounds"):
+    """Raise torch's error when an index value lies outside ``[0, size)``."""
+    arr = index._data
+    if arr.size == 0:
+        return
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo >= 0 and hi < size:
+        return
+    bad = lo if lo < 0 else hi
+    if style == "select":
+        # torch's two checks: an IndexError along dim 0, a RuntimeError along the others
+        if dim == 0:
+            raise IndexError(
+                f"index out of range in self (index_select(): index {bad}, dimension 0 with "
+                f"size {size})"
+            )
+        raise RuntimeError(
+            f"index_select(): index {bad} is out of range for dimension {dim} with size {size} "
+            f"(INDICES element is out of DATA bounds, id={bad} axis_dim={size})"
+        )
+    raise RuntimeError(
+        f"{fname}(): index {bad} is out of bounds for dimension {dim} with size {size}"
+    )
+
+
+def gather(input, dim, index, *, sparse_grad=False):  # noqa: A002
+    """``out[i][j] = input[i][index[i][j]]`` along ``dim`` (torch.gather); ``index`` may be
+    smaller than ``input`` in the other dims."""
+    x = _need_tensor(input, "gather")
+    index = _index_arg(index, "gather")
+    if (x.ndim == 0 or index.ndim == 0) and x.ndim <= 1 and index.ndim <= 1:
+        out = gather(reshape(x, -1), 0 if x.ndim == 0 else dim, reshape(index, -1))
+        return reshape(out, tuple(index.shape))
+    axis = _norm_dim(dim, x.ndim)
+    _check_index_range(index, x.shape[axis], axis, "gather")
+    return apply(OPS["gather"], (x, index), {"axis": axis})
+
+
+def _scatter_src(x, index, src, fname):
+    if isinstance(src, TensorBase):
+        if src.dtype is not x.dtype:
+            raise RuntimeError(
+                f"{fname}(): Expected self.dtype to be equal to src.dtype (self {x.dtype.name}, "
+                f"src {src.dtype.name})"
+            )
+        return src
+    if not isinstance(src, _NUM):
+        raise TypeError(f"{fname}(): src must be a Tensor or a number, got {type(src).__name__}")
+    value = _fill_value(src, x.dtype, fname)
+    return _wrap(np.full(index._data.shape, value, x._data.dtype), x._device)
+
+
+def _scatter(name, x, dim, index, src):
+    x = _need_tensor(x, name)
+    index = _index_arg(index, name)
+    src = _scatter_src(x, index, src, name)
+    if (x.ndim == 0 or index.ndim == 0) and x.ndim <= 1 and index.ndim <= 1:
+        out = _scatter(name, reshape(x, -1), 0, reshape(index, -1), reshape(src, -1))
+        return reshape(out, tuple(x.shape))
+    axis = _norm_dim(dim, x.ndim)
+    _check_index_range(index, x.shape[axis], axis, name)
+    return apply(OPS[name], (x, index, src), {"axis": axis})
+
+
+def scatter(input, dim, index, src=None, value=None, *, reduce=None):  # noqa: A002
+    """``input`` with ``src`` (a tensor or a number) written at ``index`` along ``dim``
+    (torch.scatter).  ``reduce="add"`` is ``scatter_add``; ``"multiply"`` is not supported."""
+    if src is None:
+        src = value
+    if src is None:
+        raise TypeError("scatter(): missing argument 'src' (or 'value')")
+    if reduce is not None:
+        if reduce == "add":
+            return scatter_add(input, dim, index, src)
+        if reduce == "multiply":
+            raise NotImplementedError("scatter(reduce='multiply') is not supported")
+        raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce!r}")
+    return _scatter("scatter", input, dim, index, src)
+
+
+def scatter_add(input, dim, index, src):  # noqa: A002
+    """``input`` plus ``src`` added at ``index`` along ``dim``; repeated indices accumulate."""
+    return _scatter("scatter_add", input, dim, index, src)
+
+
+def index_select(input, dim, index):  # noqa: A002
+    """The slices of ``input`` at ``index`` (a vector) along ``dim`` (torch.index_select)."""
+    x = _need_tensor(input, "index_select")
+    if not isinstance(index, TensorBase) or index._data.dtype not in (np.int64, np.int32):
+        dt = index.dtype.name if isinstance(index, TensorBase) else type(index).__name__
+        raise RuntimeError(f"index_select(): Expected dtype int32 or int64 for index, got {dt}")
+    if index.ndim > 1:
+        raise IndexError(
+            f"index_select(): Index is supposed to be a vector (index shape {tuple(index.shape)})"
+        )
+    index = _index_arg(index, "index_select")
+    if x.ndim == 0:
+        _norm_dim(dim, 0)
+        out = index_select(reshape(x, 1), 0, index)
+        return reshape(out, ())
+    axis = _norm_dim(dim, x.ndim)
+    _check_index_range(index, x.shape[axis], axis, "index_select", style="select")
+    if index.ndim == 0:
+        index = reshape(index, 1)
+    return apply(OPS["index_select"], (x, index), {"axis": axis})
+
+
+def masked_select(input, mask):  # noqa: A002
+    """The elements of ``input`` where the bool ``mask`` holds (both broadcast), as 1-D."""
+    x = _need_tensor(input, "masked_select")
+    mask = _need_tensor(mask, "masked_select")
+    if mask._data.dtype != np.bool_:
+        raise RuntimeError(f"masked_select: expected BoolTensor for mask, got {mask.dtype.name}")
+    shape = np.broadcast_shapes(tuple(x.shape), tuple(mask.shape))
+    if tuple(x.shape) != shape:
+        x = expand(x, *shape)
+    m = mask._data if tuple(mask.shape) == shape else np.broadcast_to(mask._data, shape)
+    return getitem(x, _wrap(np.ascontiguousarray(m), mask._device))
+
+
+def take(input, index):  # noqa: A002
+    """``input`` as 1-D, indexed by ``index`` (negative indices count from the end)."""
+    x = _need_tensor(input, "take")
+    index = _index_arg(index, "take")
+    n = x._data.size
+    arr = index._data
+    if arr.size and (int(arr.min()) < -n or int(arr.max()) >= n):
+        bad = int(arr.min()) if int(arr.min()) < -n else int(arr.max())
+        raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
+    return getitem(reshape(x, -1), index)
+
+
+def narrow(input, dim, start, length):  # noqa: A002
+    """The slice ``start:start + length`` of ``input`` along ``dim`` (a view)."""
+    x = _need_tensor(input, "narrow")
+    d = _norm_dim(dim, x.ndim)
+    size = x.shape[d]
+    start = int(start)
+    if not -size <= start <= size:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-size}, {size}], but got {start})"
+        )
+    if start < 0:
+        start += size
+    if length < 0 or start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return getitem(x, (slice(None),) * d + (slice(start, start + length),))
+
+
+def select(input, dim, index):  # noqa: A002
+    """``input[..., index, ...]`` at ``dim`` (a view with that dim removed)."""
+    x = _need_tensor(input, "select")
+    d = _norm_dim(dim, x.ndim)
+    size = x.shape[d]
+    i = int(index)
+    if not -size <= i < size:
+        raise IndexError(
+            f"select(): index {i} out of range for tensor of size {list(x.shape)} at dimension {d}"
+        )
+    return getitem(x, (slice(None),) * d + (i,))
+
+
+def movedim(input, source, destination):  # noqa: A002
+    """``input`` with the dims ``source`` moved to ``destination`` (a view)."""
+    x = _need_tensor(input, "movedim")
+    src = (source,) if isinstance(source, (int, np.integer)) else tuple(source)
+    dst = (destination,) if isinstance(destination, (int, np.integer)) else tuple(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({list(src)} dims) should "
+            f"contain the same number of dims as destination ({list(dst)} dims)"
+        )
+    n = x.ndim
+    src = [_norm_dim(s, n) for s in src]
+    dst = [_norm_dim(s, n) for s in dst]
+    if len(set(src)) != len(src) or len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in source {src} or destination {dst}")
+    rest = [i for i in range(n) if i not in src]
+    perm = [None] * n
+    for s, d_ in zip(src, dst):
+        perm[d_] = s
+    it = iter(rest)
+    perm = [p if p is not None else next(it) for p in perm]
+    return permute(x, *perm) if n else x
+
+
+moveaxis = movedim
+
+
+# ---- scans ------------------------------------------------------------------------------------
+
+
+def _scan_input(x, dtype, fname):
+    x = _need_tensor(x, fname)
+    if dtype is not None:
+        return x.to(dtype)
+    if not x.dtype.is_floating_point:
+        return x.to(D.int64)  # torch: bool and integer scans give int64
+    return x
+
+
+def cumsum(input, dim, *, dtype=None):  # noqa: A002
+    """Running sum along ``dim``; integer inputs give int64 (float32 accumulates in float64,
+    as torch on the CPU)."""
+    x = _scan_input(input, dtype, "cumsum")
+    return apply(OPS["cumsum"], (x,), {"axis": _norm_dim(dim, x.ndim)})
+
+
+def cumprod(input, dim, *, dtype=None):  # noqa: A002
+    """Running product along ``dim``; the gradient is exact where the input holds zeros."""
+    x = _scan_input(input, dtype, "cumprod")
+    return apply(OPS["cumprod"], (x,), {"axis": _norm_dim(dim, x.ndim)})
+
+
+def _cummax(x, dim, sign, fname, result):
+    x = _need_tensor(x, fname)
+    vals, idx = apply(OPS[fname], (x,), {"axis": _norm_dim(dim, x.ndim), "sign": sign})
+    return result(vals, idx)
+
+
+def cummax(input, dim):  # noqa: A002
+    """Running maximum and its index along ``dim`` (a tie takes the later index, as torch)."""
+    return _cummax(input, dim, 1, "cummax", _cummax_result)
+
+
+def cummin(input, dim):  # noqa: A002
+    """Running minimum and its index along ``dim``."""
+    return _cummax(input, dim, -1, "cummin", _cummin_result)
+
+
+def prod(input, dim=None, keepdim=False, *, dtype=None):  # noqa: A002
+    """Product of all elements, or along ``dim``; integer inputs give int64.  The gradient is
+    torch's: right where elements are 0."""
+    x = _scan_input(input, dtype, "prod")
+    if dim is not None and not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"prod(): argument 'dim' must be int, not {type(dim).__name__}")
+    axes = normalize_dims(dim, x.ndim)
+    return apply(OPS["prod"], (x,), {"axes": axes, "keepdim": bool(keepdim and dim is not None)})
+
+
+# ---- sorting and selection --------------------------------------------------------------------
+
+
+def sort(input, dim=-1, descending=False, stable=False):  # noqa: A002
+    """``(values, indices)`` sorted along ``dim``; always stable (ties keep their order), NaN
+    sorts as the largest value, as in torch."""
+    x = _need_tensor(input, "sort")
+    axis = _norm_dim(dim, x.ndim)
+    vals, idx = apply(OPS["sort"], (x,), {"axis": axis, "descending": bool(descending)})
+    return _sort_result(vals, idx)
+
+
+def argsort(input, dim=-1, descending=False, stable=False):  # noqa: A002
+    """The indices that sort ``input`` along ``dim`` (stable)."""
+    with no_grad():
+        return sort(input, dim, descending, stable).indices
+
+
+def _take_along(t, axis, k, keepdim):
+    idx = (slice(None),) * axis + ((slice(k, k + 1) if keepdim else k),)
+    return getitem(t, idx)
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002
+    """The ``k`` largest (or smallest) elements along ``dim`` and their indices, sorted (also
+    with ``sorted=False``, which lets torch return any order)."""
+    x = _need_tensor(input, "topk")
+    axis = _norm_dim(dim, x.ndim)
+    n = x.shape[axis] if x.ndim else 1
+    k = int(k)
+    if not 0 <= k <= n:
+        raise RuntimeError(f"selected index k out of range (k={k}, dim {axis} has size {n})")
+    vals, idx = sort(x, axis, descending=largest)
+    if x.ndim == 0:
+        return _topk_result(vals, idx)
+    sl = (slice(None),) * axis + (slice(0, k),)
+    return _topk_result(getitem(vals, sl), getitem(idx, sl))
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):  # noqa: A002
+    """The ``k``-th smallest element along ``dim`` and its index."""
+    x = _need_tensor(input, "kthvalue")
+    axis = _norm_dim(dim, x.ndim)
+    n = x.shape[axis] if x.ndim else 1
+    if not 1 <= k <= n:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
+    vals, idx = sort(x, axis)
+    if x.ndim == 0:
+        return _kthvalue_result(vals, idx)
+    return _kthvalue_result(
+        _take_along(vals, axis, k - 1, keepdim), _take_along(idx, axis, k - 1, keepdim)
+    )
+
+
+def median(input, dim=None, keepdim=False):  # noqa: A002
+    """The lower median (of all elements, or ``(values, indices)`` along ``dim``); NaN where a
+    row holds one, as torch."""
+    x = _need_tensor(input, "median")
+    if dim is None:
+        flat = reshape(x, -1)
+        if flat.shape[0] == 0:
+            return _wrap(np.full((), np.nan, x._data.dtype), x._device)
+        return median(flat, 0).values
+    axis = _norm_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return _median_result(clone(x), _wrap(np.zeros((), np.int64), x._device))
+    n = x.shape[axis]
+    if n == 0:
+        raise IndexError(
+            f"median(): Expected reduction dim {axis} to have non-zero size (shape "
+            f"{tuple(x.shape)})"
+        )
+    vals, idx = sort(x, axis)
+    pos = np.full([1 if d == axis else s for d, s in enumerate(x.shape)], (n - 1) // 2)
+    if x._data.dtype.kind == "f":
+        nan = np.isnan(x._data)
+        if nan.any():
+            # sorted NaNs come last: a row holding one returns its first NaN
+            valid = np.sum(~nan, axis=axis, keepdims=True)
+            pos = np.where(valid < n, valid, pos)
+    p = _wrap(pos.astype(np.int64), x._device)
+    v, i = gather(vals, axis, p), gather(idx, axis, p)
+    if not keepdim:
+        v, i = squeeze(v, axis), squeeze(i, axis)
+    return _median_result(v, i)
+
+
+def mode(input, dim=-1, keepdim=False):  # noqa: A002
+    """The most frequent value along ``dim`` (the smallest among equally frequent ones) and the
+    index of its last occurrence, as torch on the CPU."""
+    x = _need_tensor(input, "mode")
+    axis = _norm_dim(dim, x.ndim)
+    if x.ndim == 0:
+        return _mode_result(clone(x), _wrap(np.zeros((), np.int64), x._device))
+    arr = np.moveaxis(x._data, axis, -1)
+    rows = arr.reshape(-1, arr.shape[-1])
+    pos = np.zeros(rows.shape[0], np.int64)
+    for r, row in enumerate(rows):
+        vals, counts = np.unique(row, return_counts=True)
+        best = vals[np.argmax(counts)]
+        pos[r] = np.flatnonzero(row == best)[-1]
+    shape = list(arr.shape[:-1])
+    p = np.moveaxis(pos.reshape(shape + [1]), -1, axis)
+    p = _wrap(np.ascontiguousarray(p), x._device)
+    v, i = gather(x, axis, p), p
+    if not keepdim:
+        v, i = squeeze(v, axis), squeeze(i, axis)
+    return _mode_result(v, i)
+
+
+# ---- data movement ----------------------------------------------------------------------------
+
+
+def _int_tuple(v):
+    if isinstance(v, (int, np.integer)):
+        return (int(v),)
+    return tuple(int(s) for s in v)
+
+
+def roll(input, shifts, dims=None):  # noqa: A002
+    """Elements shifted by ``shifts`` along ``dims`` (around the flattened tensor if None)."""
+    x = _need_tensor(input, "roll")
+    shifts = _int_tuple(shifts)
+    if dims is None:
+        if len(shifts) != 1:
+            raise RuntimeError(f"roll: shifts {list(shifts)} need dims (one per shift)")
+        return reshape(roll(reshape(x, -1), shifts, 0), tuple(x.shape))
+    dims = _int_tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(
+            f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}"
+        )
+    dims = tuple(_norm_dim(d, x.ndim) for d in dims)
+    if x.ndim == 0:
+        return clone(x)
+    return apply(OPS["roll"], (x,), {"shifts": shifts, "dims": dims})
+
+
+def flip(input, *dims):  # noqa: A002
+    """``input`` reversed along ``dims`` (a copy, as torch)."""
+    x = _need_tensor(input, "flip")
+    dims = _shape_arg(dims) if dims else ()
+    axes = []
+    for d in dims:
+        a = _norm_dim(d, x.ndim)
+        if a in axes:
+            raise RuntimeError(f"dim {a} appears multiple times in the list of dims")
+        axes.append(a)
+    if x.ndim == 0:
+        return clone(x)
+    return apply(OPS["flip"], (x,), {"dims": tuple(axes)})
+
+
+def fliplr(input):  # noqa: A002
+    """Flip the columns (dim 1); needs at least 2 dims."""
+    if input.ndim < 2:
+        raise RuntimeError(f"Input must be >= 2-d (shape {tuple(input.shape)})")
+    return flip(input, 1)
+
+
+def flipud(input):  # noqa: A002
+    """Flip the rows (dim 0); needs at least 1 dim."""
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip(input, 0)
+
+
+def _tri(name, x, diagonal):
+    x = _need_tensor(x, name)
+    if x.ndim < 2:
+        raise RuntimeError(
+            f"{name}: input tensor must have at least 2 dimensions (shape {tuple(x.shape)})"
+        )
+    return apply(OPS[name], (x,), {"diagonal": int(diagonal), "upper": name == "triu"})
+
+
+def tril(input, diagonal=0):  # noqa: A002
+    """The lower triangle (on and below ``diagonal``) of the last two dims; zeros elsewhere."""
+    return _tri("tril", input, diagonal)
+
+
+def triu(input, diagonal=0):  # noqa: A002
+    """The upper triangle (on and above ``diagonal``) of the last two dims; zeros elsewhere."""
+    return _tri("triu", input, diagonal)
+
+
+def diagonal(input, offset=0, dim1=0, dim2=1):  # noqa: A002
+    """The diagonal ``offset`` of the planes ``(dim1, dim2)``, as the last dim.  A copy: torch
+    returns a view, so writes into the result do not reach ``input`` here."""
+    x = _need_tensor(input, "diagonal")
+    d1, d2 = _norm_dim(dim1, x.ndim), _norm_dim(dim2, x.ndim)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return apply(OPS["diagonal"], (x,), {"offset": int(offset), "dim1": d1, "dim2": d2})
+
+
+_diagonal = diagonal
+
+
+def diag(input, diagonal=0):  # noqa: A002
+    """A 1-D tensor -> the 2-D matrix with it on diagonal ``diagonal``; a 2-D tensor -> that
+    diagonal (1-D)."""
+    x = _need_tensor(input, "diag")
+    k = int(diagonal)
+    if x.ndim == 2:
+        return _diagonal(x, k)
+    if x.ndim != 1:
+        raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {x.ndim}D")
+    n = x.shape[0]
+    m = n + builtins.abs(k)
+    z = _wrap(np.zeros((m, m), x._data.dtype), x._device)
+    rows = np.arange(n) + builtins.max(-k, 0)
+    index = (rows, rows + k)
+    return apply(OPS["setitem"], (z, x), {"index": index})
+
+
+def repeat(input, *sizes):  # noqa: A002
+    """``input`` tiled ``sizes`` times along each dim (torch's Tensor.repeat, numpy's tile)."""
+    x = _need_tensor(input, "repeat")
+    return apply(OPS["repeat"], (x,), {"repeats": _shape_arg(sizes)})
+
+
+def tile(input, dims):  # noqa: A002
+    """``repeat`` with ``dims`` padded by leading 1s when shorter than the tensor's dims."""
+    x = _need_tensor(input, "tile")
+    dims = _int_tuple(dims)
+    if len(dims) < x.ndim:
+        dims = (1,) * (x.ndim - len(dims)) + dims
+    return repeat(x, dims)
+
+
+# ---- einsum -----------------------------------------------------------------------------------
+
+
+def _einsum_parse(equation, operands):
+    eq = equation.replace(" ", "")
+    if "->" in eq:
+        lhs, rhs = eq.split("->")
+    else:
+        lhs, rhs = eq, None
+    terms = lhs.split(",")
+    if len(terms) != len(operands):
+        raise RuntimeError(
+            "einsum(): more operands were provided than specified in the equation"
+            if len(operands) > len(terms)
+            else "einsum(): fewer operands were provided than specified in the equation"
+        )
+    n_ell = 0
+    for term, op in zip(terms, operands):
+        if "..." in term:
+            n_ell = builtins.max(n_ell, op.ndim - (len(term) - 3))
+    ell = [("...", i) for i in range(n_ell)]
+    subs = []
+    for k, (term, op) in enumerate(zip(terms, operands)):
+        if "..." in term:
+            a, b = term.split("...")
+            m = op.ndim - len(a) - len(b)
+            toks = list(a) + ell[n_ell - m :] + list(b)
+        else:
+            toks = list(term)
+        for c in toks:
+            if isinstance(c, str) and not c.isalpha():
+                raise RuntimeError(
+                    f"einsum(): invalid subscript {c!r} in operand {k}; subscripts must be in "
+                    "[a-zA-Z]"
+                )
+        if len(toks) != op.ndim:
+            raise RuntimeError(
+                f"einsum(): the number of subscripts in the equation ({len(toks)}) does not "
+                f"match the number of dimensions ({op.ndim}) for operand {k}"
+                + ("" if "..." in term else " and no ellipsis was given")
+            )
+        subs.append(toks)
+    if rhs is None:
+        counts = {}
+        for toks in subs:
+            for c in toks:
+                if isinstance(c, str):
+                    counts[c] = counts.get(c, 0) + 1
+        out = ell + builtins.sorted(c for c, v in counts.items() if v == 1)
+    else:
+        a, _, b = rhs.partition("...")
+        out = list(a) + (ell if "..." in rhs else []) + list(b)
+        for c in out:
+            if not builtins.any(c in toks for toks in subs):
+                raise RuntimeError(
+                    f"einsum(): output subscript {c} does not appear in the equation for any "
+                    f"input operand"
+                )
+        if len(set(out)) != len(out):
+            raise RuntimeError("einsum(): output subscript appears more than once for output")
+    return subs, out
+
+
+def _einsum_sum(x, toks, keep):
+    dims = [i for i, c in enumerate(toks) if c not in keep]
+    if not dims:
+        return x, toks
+    return sum(x, dim=tuple(dims)), [c for c in toks if c in keep]
+
+
+def einsum(equation, *operands):
+    """Einstein summation (torch.einsum): diagonals (repeated subscripts), sums, and
+    contractions of operand pairs as batched matrix products, left to right; ``...``
+    broadcasts.  Differentiable through those ops."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ops = [_need_tensor(o, "einsum") for o in operands]
+    subs, out = _einsum_parse(equation, ops)
+    sizes = {}
+    for k, (x, toks) in enumerate(zip(ops, subs)):
+        # repeated subscripts in one operand: take the diagonal
+        while len(set(toks)) != len(toks):
+            seen = {}
+            for i, c in enumerate(toks):
+                if c in seen:
+                    p, q = seen[c], i
+                    break
+                seen[c] = i
+            if x.shape[p] != x.shape[q]:
+                raise RuntimeError(
+                    f"einsum(): subscript {toks[p]} is repeated for operand {k} but the sizes "
+                    f"don't match, {x.shape[q]} != {x.shape[p]}"
+                )
+            x = diagonal(x, 0, p, q)
+            toks = [c for i, c in enumerate(toks) if i not in (p, q)] + [toks[p]]
+        for c, s in zip(toks, x.shape):
+            prev = sizes.get(c)
+            if prev is None or prev == 1:
+                sizes[c] = s
+            elif s not in (1, prev):
+                name = c if isinstance(c, str) else "..."
+                raise RuntimeError(
+                    f"einsum(): subscript {name} has size {s} for operand {k} which does not "
+                    f"broadcast with previously seen size {prev}"
+                )
+        ops[k], subs[k] = x, toks
+    for k in range(len(ops)):
+        # sum what no other operand and not the output reads; broadcast size-1 dims
+        others = set(out)
+        for j, toks in enumerate(subs):
+            if j != k:
+                others.update(toks)
+        x, toks = _einsum_sum(ops[k], subs[k], others)
+        target = tuple(sizes[c] for c in toks)
+        if tuple(x.shape) != target:
+            x = expand(x, *target)
+        ops[k], subs[k] = x, toks
+    x, toks = ops[0], subs[0]
+    for j in range(1, len(ops)):
+        y, ytoks = ops[j], subs[j]
+        later = set(out)
+        for t_ in subs[j + 1 :]:
+            later.update(t_)
+        x, toks = _einsum_sum(x, toks, later | set(ytoks))
+        y, ytoks = _einsum_sum(y, ytoks, later | set(toks))
+        batch = [c for c in toks if c in ytoks and c in later]
+        contract = [c for c in toks if c in ytoks and c not in later]
+        left = [c for c in toks if c not in ytoks]
+        right = [c for c in ytoks if c not in toks]
+
+        def size(cs):
+            n = 1
+            for c in cs:
+                n *= sizes[c]
+            return n
+
+        xp = permute(x, *[toks.index(c) for c in batch + left + contract])
+        yp = permute(y, *[ytoks.index(c) for c in batch + contract + right])
+        xm = reshape(xp, size(batch), size(left), size(contract))
+        ym = reshape(yp, size(batch), size(contract), size(right))
+        x = reshape(matmul(xm, ym), tuple(sizes[c] for c in batch + left + right))
+        toks = batch + left + right
+    x, toks = _einsum_sum(x, toks, set(out))
+    if toks != out:
+        x = permute(x, *[toks.index(c) for c in out])
+    return x
+
+
+def ravel(input):  # noqa: A002
+    """``input`` as 1-D (a view when the layout allows, as torch)."""
+    return reshape(_need_tensor(input, "ravel"), -1)
+
+
+def trace(input):  # noqa: A002
+    """The sum of the main diagonal of a 2-D tensor."""
+    x = _need_tensor(input, "trace")
+    if x.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {x.ndim}")
+    return sum(diagonal(x))
+
+
+def take_along_dim(input, indices, dim=None):  # noqa: A002
+    """``gather`` with ``input`` and ``indices`` broadcast against each other outside ``dim``
+    (both flattened when ``dim`` is None), as torch.take_along_dim."""
+    x = _need_tensor(input, "take_along_dim")
+    indices = _index_arg(indices, "take_along_dim", "indices")
+    if dim is None:
+        return gather(reshape(x, -1), 0, reshape(indices, -1))
+    if x.ndim != indices.ndim:
+        raise RuntimeError(
+            f"torch.take_along_dim(): input and indices should have the same number of "
+            f"dimensions, but got {x.ndim} dimensions for input, and {indices.ndim} dimensions "
+            f"for indices"
+        )
+    d = _norm_dim(dim, x.ndim)
+    xs, js = list(x.shape), list(indices.shape)
+    xs[d] = js[d] = 1
+    shape = list(np.broadcast_shapes(tuple(xs), tuple(js)))
+    x_shape, i_shape = list(shape), list(shape)
+    x_shape[d], i_shape[d] = x.shape[d], indices.shape[d]
+    if list(x.shape) != x_shape:
+        x = expand(x, *x_shape)
+    if list(indices.shape) != i_shape:
+        indices = expand(indices, *i_shape).contiguous()
+    return gather(x, d, indices)
+
+
+def index_add(input, dim, index, source, *, alpha=1):  # noqa: A002
+    """``input`` plus ``alpha * source`` added at ``index`` (a vector) along ``dim``; repeated
+    indices accumulate (built on ``scatter_add``)."""
+    x = _need_tensor(input, "index_add")
+    index = _index_arg(index, "index_add")
+    source = _need_tensor(source, "index_add")
+    if index.ndim > 1:
+        raise IndexError(
+            f"index_add_(): Index is supposed to be a vector (shape {tuple(index.shape)})"
+        )
+    if source.ndim == 0:
+        source = reshape(source, 1)
+    if x.ndim == 0:
+        return reshape(index_add(reshape(x, 1), 0, index, source, alpha=alpha), ())
+    d = _norm_dim(dim, x.ndim)
+    n = index._data.size
+    if source.ndim != x.ndim or source.shape[d] != n:
+        raise RuntimeError(
+            f"index_add_(): source {tuple(source.shape)} must have the shape of self "
+            f"{tuple(x.shape)} with dim {d} of the index's length {n}"
+        )
+    if alpha != 1:
+        source = mul(source, alpha)
+    shape = [1] * x.ndim
+    shape[d] = n
+    full = expand(reshape(index, *shape), *source.shape)
+    return scatter_add(x, d, _wrap(np.ascontiguousarray(full._data), x._device), source)
+
+
+# ---- counting, searching, histograms (no gradient) --------------------------------------------
+
+
+def count_nonzero(input, dim=None):  # noqa: A002
+    """The number of non-zero elements (along ``dim``), int64."""
+    x = _need_tensor(input, "count_nonzero")
+    axes = normalize_dims(dim, x.ndim)
+    out = np.count_nonzero(x._data, axis=axes) if axes else np.count_nonzero(x._data)
+    return _wrap(np.asarray(out, dtype=np.int64), x._device)
+
+
+def nonzero(input, *, as_tuple=False):  # noqa: A002
+    """Indices of the non-zero elements: an ``(n, ndim)`` int64 tensor, or one 1-D tensor per
+    dim with ``as_tuple=True``."""
+    x = _need_tensor(input, "nonzero")
+    if as_tuple:
+        data = x._data if x.ndim else x._data.reshape(1)
+        return tuple(_wrap(i.astype(np.int64), x._device) for i in np.nonzero(data))
+    return _wrap(np.argwhere(x._data).astype(np.int64), x._device)
+
+
+def argwhere(input):  # noqa: A002
+    """``nonzero(input)``: the ``(n, ndim)`` indices of the non-zero elements."""
+    return nonzero(input)
+
+
+def _as_array(v):
+    return v._data if isinstance(v, TensorBase) else np.asarray(v)
+
+
+def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=None, sorter=None):  # noqa: A002
+    """Where each value of ``input`` would go in ``sorted_sequence`` (its innermost dim) to keep
+    it sorted: the first such position, or the last with ``right=True``/``side="right"``."""
+    seq = _as_array(sorted_sequence)
+    vals = _as_array(input)
+    if side is not None:
+        if side not in ("left", "right"):
+            raise RuntimeError(
+                f"torch.searchsorted(): side can only be 'left' or 'right' but got {side}"
+            )
+        if right and side == "left":
+            raise RuntimeError(
+                "torch.searchsorted(): side and right can't be set to opposites, got side of "
+                "left while right was True"
+            )
+        right = side == "right"
+    if sorter is not None:
+        srt = _as_array(sorter)
+        seq = np.take_along_axis(seq, srt, -1)
+    how = "right" if right else "left"
+    if seq.ndim <= 1:
+        out = np.searchsorted(seq, vals, side=how)
+    else:
+        if seq.shape[:-1] != vals.shape[:-1]:
+            raise RuntimeError(
+                f"torch.searchsorted(): boundaries tensor should be 1 dimension or the first N-1 "
+                f"dimensions of boundaries tensor and input value tensor must match, but we got "
+                f"boundaries tensor {list(seq.shape)} and input value tensor {list(vals.shape)}"
+            )
+        s2 = seq.reshape(-1, seq.shape[-1])
+        v2 = vals.reshape(-1, vals.shape[-1])
+        out = np.stack([np.searchsorted(a, b, side=how) for a, b in zip(s2, v2)])
+        out = out.reshape(vals.shape)
+    dev = input._device if isinstance(input, TensorBase) else sorted_sequence._device
+    return _wrap(np.asarray(out, dtype=np.int32 if out_int32 else np.int64), dev)
+
+
+def bucketize(input, boundaries, *, out_int32=False, right=False):  # noqa: A002
+    """The bucket of each value: ``i`` with ``boundaries[i-1] < v <= boundaries[i]`` (or
+    ``<= v <`` with ``right=True``); ``boundaries`` is 1-D."""
+    b = _need_tensor(boundaries, "bucketize")
+    if b.ndim != 1:
+        raise RuntimeError(f"boundaries tensor must be 1 dimension, but got dim({b.ndim})")
+    return searchsorted(b, input, out_int32=out_int32, right=right)
+
+
+def bincount(input, weights=None, minlength=0):  # noqa: A002
+    """Counts of each value of a 1-D non-negative integer tensor (int64), or sums of
+    ``weights`` (float32 weights stay float32, others give float64, as torch)."""
+    x = _need_tensor(input, "bincount")
+    arr = x._data
+    if arr.dtype.kind not in "biu":
+        name = D.torch_name(arr.dtype)
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{name}'")
+    if arr.ndim != 1 or (arr.size and int(arr.min()) < 0):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    if minlength < 0:
+        raise RuntimeError("minlength should be >= 0")
+    if weights is None:
+        out = np.bincount(arr, minlength=minlength).astype(np.int64)
+    else:
+        w = _as_array(weights)
+        if w.shape != arr.shape:
+            raise RuntimeError("weights should be 1-d and have the same length as input")
+        dt = np.float32 if w.dtype == np.float32 else np.float64
+        out = np.bincount(arr, weights=w.astype(np.float64), minlength=minlength).astype(dt)
+    return _wrap(out, x._device)
+
+
+def _hist_float(x, fname):
+    x = _need_tensor(x, fname)
+    if x._data.dtype.kind != "f":
+        raise NotImplementedError(
+            f"\"{fname}\" not implemented for '{D.torch_name(x._data.dtype)}'"
+        )
+    return x
+
+
+def histc(input, bins=100, min=0, max=0):  # noqa: A002
+    """Counts in ``bins`` equal bins over ``[min, max]`` (the data's range when both are 0);
+    values outside are ignored.  The result has the input's dtype."""
+    x = _hist_float(input, "histogram_cpu")
+    data = x._data.reshape(-1)
+    lo, hi = float(min), float(max)
+    if lo == hi and data.size:
+        lo, hi = float(data.min()), float(data.max())
+    if lo == hi:
+        lo, hi = lo - 1, hi + 1
+    if lo > hi:
+        raise RuntimeError(f"max must be larger than min (min {min}, max {max})")
+    counts, _ = np.histogram(data, bins=int(bins), range=(lo, hi))
+    return _wrap(counts.astype(x._data.dtype), x._device)
+
+
+def histogram(input, bins, *, range=None, weight=None, density=False):  # noqa: A002
+    """``(hist, bin_edges)``: counts (or ``weight`` sums, or a density) in ``bins`` equal bins
+    over ``range`` (the data's range by default), or between the given edges."""
+    x = _hist_float(input, "histogramdd")
+    data = x._data.reshape(-1)
+    dt = x._data.dtype
+    w = None if weight is None else _as_array(weight).reshape(-1)
+    if isinstance(bins, TensorBase):
+        edges = bins._data.astype(np.float64)
+    else:
+        if range is None:
+            lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
+        else:
+            lo, hi = float(range[0]), float(range[1])
+        if lo > hi:
+            raise RuntimeError(f"histogram(): max must be larger than min (range {range})")
+        if lo == hi:
+            lo, hi = lo - 0.5, hi + 0.5  # numpy's and torch's widening of an empty range
+        edges = np.linspace(lo, hi, int(bins) + 1).astype(dt).astype(np.float64)
+    hist, _ = np.histogram(data, bins=edges, weights=w, density=density)
+    return _histogram_result(_wrap(hist.astype(dt), x._device), _wrap(edges.astype(dt), x._device))
+
+
+def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=None):  # noqa: A002
+    """The distinct values (always sorted, as torch on the CPU), with the inverse indices and
+    counts on request; ``dim`` takes distinct slices along that dim."""
+    x = _need_tensor(input, "unique")
+    arr = x._data
+    axis = None if dim is None else _norm_dim(dim, x.ndim)
+    res = np.unique(arr, return_inverse=True, return_counts=True, axis=axis)
+    vals, inv, counts = res
+    if axis is None:
+        inv = inv.reshape(arr.shape)
+    else:
+        inv = inv.reshape(-1)
+    out = [_wrap(np.ascontiguousarray(vals), x._device)]
+    if return_inverse:
+        out.append(_wrap(inv.astype(np.int64), x._device))
+    if return_counts:
+        out.append(_wrap(counts.astype(np.int64), x._device))
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+# ---- new_* (Tensor methods) -------------------------------------------------------------------
+
+
+def _new_like(x, arr, dtype, device, requires_grad):
+    # storage-level construction: functional sits below creation (tests/reliability/test_layers)
+    dt = D.as_dtype(dtype).np if dtype is not None else x._data.dtype
+    dev = x._device if device is None else check_device(device)
+    if isinstance(arr, TensorBase):
+        arr = arr._device.arrays.to_host(arr._data)
+    out = _wrap(dev.arrays.from_host(np.array(arr, dtype=dt)), dev)
+    if requires_grad:
+        out.requires_grad_(True)
+    return out
+
+
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False):
+    """Zeros of ``size`` with this tensor's dtype and device (unless given)."""
+    return _new_like(self, np.zeros(_shape_arg(size)), dtype, device, requires_grad)
+
+
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False):
+    """Ones of ``size`` with this tensor's dtype and device (unless given)."""
+    return _new_like(self, np.ones(_shape_arg(size)), dtype, device, requires_grad)
+
+
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False):
+    """An uninitialised tensor of ``size`` (zeros here) with this tensor's dtype and device."""
+    return _new_like(self, np.zeros(_shape_arg(size)), dtype, device, requires_grad)
+
+
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False):
+    """``fill_value`` in ``size`` with this tensor's dtype and device (unless given)."""
+    return _new_like(self, np.full(_shape_arg((size,)), fill_value), dtype, device, requires_grad)
+
+
+def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
+    """A new tensor (a copy) of ``data`` with this tensor's dtype and device (unless given)."""
+    if isinstance(data, TensorBase):
+        data = data._data
+    return _new_like(self, np.array(data), dtype, device, requires_grad)
+
+
 # ---- end section: tensor_ops ----

@@ -131,3 +131,39 @@ def clamp_(x, min=None, max=None):  # noqa: A002
     x._check_inplace("clamp_")
     rebase(x, F.clamp(x, min, max))
     return x
+
+
+# ---- in-place forms of tensor ops (issue 11): the out-of-place result becomes x's history ----
+
+
+def _inplace_result(x, result, name):
+    x._check_inplace(name)
+    rebase(x, result)
+    return x
+
+
+def scatter_(input, dim, index, src=None, value=None, *, reduce=None):  # noqa: A002
+    """In-place ``scatter``."""
+    return _inplace_result(
+        input, F.scatter(input, dim, index, src, value, reduce=reduce), "scatter_"
+    )
+
+
+def scatter_add_(input, dim, index, src):  # noqa: A002
+    """In-place ``scatter_add``."""
+    return _inplace_result(input, F.scatter_add(input, dim, index, src), "scatter_add_")
+
+
+def index_add_(input, dim, index, source, *, alpha=1):  # noqa: A002
+    """In-place ``index_add``."""
+    return _inplace_result(input, F.index_add(input, dim, index, source, alpha=alpha), "index_add_")
+
+
+def tril_(input, diagonal=0):  # noqa: A002
+    """In-place ``tril``."""
+    return _inplace_result(input, F.tril(input, diagonal), "tril_")
+
+
+def triu_(input, diagonal=0):  # noqa: A002
+    """In-place ``triu``."""
+    return _inplace_result(input, F.triu(input, diagonal), "triu_")

@@ -18,10 +18,11 @@ from . import dtypes as D
 from . import functional as F
 from . import inplace
 from .autograd.engine import backward as _backward
-from .capture import CAPTURE, capture
+from .capture import CAPTURE, capture, host_read
 from .grad_mode import GRAD_MODE
 from .ops.transfer import transfer as _transfer
-from .random import generator
+from .printing import tensor_format, tensor_repr
+from .random import generator as _np_gen
 from .storage import (  # noqa: F401  (move_to_device: for nn.Module, as numgrad.tensor's)
     CPU,
     Device,
@@ -60,7 +61,20 @@ class Tensor(TensorBase):
     __slots__ = ()
     __array_priority__ = 1000  # numpy defers to our reflected operators
 
-    def __init__(self, data, dtype=None, device=None, requires_grad=False):
+    def __init__(self, *args, dtype=None, device=None, requires_grad=False):
+        """torch's legacy constructor: ``Tensor(d0, d1, ...)`` (or a ``Size``) is a zero-filled
+        tensor of that size, ``Tensor()`` an empty one, ``Tensor(sequence)`` the data in the
+        default dtype (float32); ``dtype=`` overrides it.  A numpy array or a tensor keeps its
+        dtype (torch.Tensor converts numpy data to float32).  ``numgrad.tensor`` infers."""
+        if len(args) == 1 and isinstance(args[0], (TensorBase, np.ndarray)):
+            data = args[0]
+        else:
+            dt = D.DEFAULT_FLOAT if dtype is None else D.as_dtype(dtype)
+            data = Tensor._legacy_array(args, dt, "Tensor")
+        self._init_data(data, dtype, device, requires_grad)
+
+    def _init_data(self, data, dtype=None, device=None, requires_grad=False):
+        """Fill this new tensor from ``data`` with ``numgrad.tensor``'s dtype inference."""
         dev = check_device(device)
         if isinstance(data, Tensor):
             if device is None:
@@ -200,6 +214,8 @@ class Tensor(TensorBase):
             self._data = self._device.arrays.from_host(np.asarray(value))
 
     def item(self):
+        if CAPTURE.active:  # numgrad.compile: a host read would freeze a value into code
+            host_read(".item()")
         if self._data.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to a scalar "
@@ -208,6 +224,8 @@ class Tensor(TensorBase):
         return self._data.reshape(()).item()
 
     def numpy(self, force=False):
+        if CAPTURE.active:
+            host_read(".numpy()")
         if self._rg and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
@@ -216,9 +234,13 @@ class Tensor(TensorBase):
         return self._data
 
     def tolist(self):
+        if CAPTURE.active:
+            host_read(".tolist()")
         return self._data.tolist()
 
     def __array__(self, dtype=None, copy=None):
+        if CAPTURE.active:
+            host_read("numpy conversion (np.asarray)")
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
@@ -233,6 +255,8 @@ class Tensor(TensorBase):
         return int(self.item())
 
     def __bool__(self):
+        if CAPTURE.active:
+            host_read("bool()")
         if self._data.size != 1:
             raise RuntimeError(
                 f"Boolean value of Tensor with more than one value is ambiguous "
@@ -254,17 +278,6 @@ class Tensor(TensorBase):
         if self._device is CPU:
             return (_rebuild, (type(self), host.copy(), self._rg))
         return (_rebuild, (type(self), np.array(host, copy=True), self._rg, str(self._device)))
-
-    def __repr__(self):
-        body = np.array2string(self._data, separator=", ", precision=4, prefix="tensor(")
-        extra = []
-        if self._data.dtype not in (np.float32, np.int64, np.bool_):
-            extra.append(f"dtype={self.dtype!r}")
-        if self._node is not None:
-            extra.append(f"grad_fn={self._node!r}")
-        elif self._rg:
-            extra.append("requires_grad=True")
-        return f"tensor({body}{''.join(', ' + e for e in extra)})"
 
     # ---- detaching, copying, conversion ----------------------------------------------------
     def detach(self):
@@ -318,9 +331,18 @@ class Tensor(TensorBase):
     def bool(self):
         return self.to(D.bool_)
 
-    def type(self, dtype=None):
+    def type(self, dtype=None, non_blocking=False):
+        """No argument: the legacy type name (``'numgrad.FloatTensor'``, torch's form);
+        otherwise a dtype, a legacy type (``numgrad.LongTensor``) or its name to convert to."""
         if dtype is None:
-            return f"numgrad.{self.dtype.name}"
+            return f"numgrad.{Tensor._LEGACY_NAMES[self.dtype.name]}"
+        if isinstance(dtype, type) and isinstance(getattr(dtype, "dtype", None), D.DType):
+            return self.to(dtype.dtype)  # a legacy type: FloatTensor's dtype is float32
+        if isinstance(dtype, str):
+            name = dtype.removeprefix("numgrad.").removeprefix("torch.")
+            for dt_name, legacy in Tensor._LEGACY_NAMES.items():
+                if legacy == name:
+                    return self.to(D.as_dtype(dt_name))
         return self.to(dtype)
 
     # ---- in-place data ops (no graph) --------------------------------------------------------
@@ -392,7 +414,7 @@ class Tensor(TensorBase):
                 f"floats cannot be stored in a tensor of dtype {self.dtype.name})"
             )
 
-    def uniform_(self, a=0.0, b=1.0):
+    def uniform_(self, a=0.0, b=1.0, *, generator=None):
         self._check_random_fill("uniform_")
         # torch's checks: finite bounds in the tensor's range, from <= to (numpy would
         # silently fill with inf/NaN or swap the bounds)
@@ -407,17 +429,17 @@ class Tensor(TensorBase):
                 f"uniform_ expects to return a [from, to) range, but found from={a} > to={b}"
             )
         self._check_inplace("uniform_")
-        self._fill_from_host(generator().uniform(a, b, self._data.shape))
+        self._fill_from_host(_np_gen(generator).uniform(a, b, self._data.shape))
         if CAPTURE.active:
             capture("inplace", "uniform_", (), (self,), {"from": a, "to": b})
         return self
 
-    def normal_(self, mean=0.0, std=1.0):
+    def normal_(self, mean=0.0, std=1.0, *, generator=None):
         self._check_random_fill("normal_")
         if not std >= 0.0:  # also NaN, which numpy would accept and spread
             raise RuntimeError(f"normal expects std >= 0.0, but found std {std}")
         self._check_inplace("normal_")
-        self._fill_from_host(generator().normal(mean, std, self._data.shape))
+        self._fill_from_host(_np_gen(generator).normal(mean, std, self._data.shape))
         if CAPTURE.active:
             capture("inplace", "normal_", (), (self,), {"mean": mean, "std": std})
         return self
@@ -613,12 +635,347 @@ class Tensor(TensorBase):
         return self.to(other.dtype)
 
     # ---- issue 11 section: math ----
+    sin = F.sin
+    cos = F.cos
+    tan = F.tan
+    asin = F.asin
+    acos = F.acos
+    atan = F.atan
+    atan2 = F.atan2
+    sinh = F.sinh
+    cosh = F.cosh
+    asinh = F.asinh
+    acosh = F.acosh
+    atanh = F.atanh
+    erf = F.erf
+    erfc = F.erfc
+    erfinv = F.erfinv
+    log10 = F.log10
+    log2 = F.log2
+    log1p = F.log1p
+    expm1 = F.expm1
+    exp2 = F.exp2
+    sinc = F.sinc
+    hypot = F.hypot
+    arcsin = F.arcsin
+    arccos = F.arccos
+    arctan = F.arctan
+    arctan2 = F.arctan2
+    arcsinh = F.arcsinh
+    arccosh = F.arccosh
+    arctanh = F.arctanh
+    isnan = F.isnan
+    isinf = F.isinf
+    isfinite = F.isfinite
+    isposinf = F.isposinf
+    isneginf = F.isneginf
+    nan_to_num = F.nan_to_num
+    isclose = F.isclose
+    allclose = F.allclose
+    signbit = F.signbit
+    logical_and = F.logical_and
+    logical_or = F.logical_or
+    logical_xor = F.logical_xor
+    reciprocal = F.reciprocal
+    lerp = F.lerp
+
+    def _inplace_form(fn, name):  # noqa: N805  (runs in this class body: makes the methods)
+        """``x.<name>(...)``: ``fn``'s result written into ``x`` (numgrad.inplace.rebase)."""
+
+        def method(self, *args, **kwargs):
+            self._check_inplace(name)
+            out = fn(self, *args, **kwargs)
+            if out._data.dtype.kind == "f" and self._data.dtype.kind != "f":
+                raise RuntimeError(
+                    f"{name}: result type {out.dtype.name} can't be cast to the desired output "
+                    f"type {self.dtype.name}"
+                )
+            if tuple(out._data.shape) != tuple(self._data.shape):
+                raise RuntimeError(
+                    f"{name}: output with shape {tuple(self._data.shape)} doesn't match the "
+                    f"broadcast shape {tuple(out._data.shape)}"
+                )
+            inplace.rebase(self, out)
+            return self
+
+        method.__name__ = method.__qualname__ = name
+        method.__doc__ = f"In-place ``{fn.__name__}`` (``torch.Tensor.{name}``)."
+        return method
+
+    sin_ = _inplace_form(F.sin, "sin_")
+    cos_ = _inplace_form(F.cos, "cos_")
+    tan_ = _inplace_form(F.tan, "tan_")
+    asin_ = _inplace_form(F.asin, "asin_")
+    acos_ = _inplace_form(F.acos, "acos_")
+    atan_ = _inplace_form(F.atan, "atan_")
+    atan2_ = _inplace_form(F.atan2, "atan2_")
+    sinh_ = _inplace_form(F.sinh, "sinh_")
+    cosh_ = _inplace_form(F.cosh, "cosh_")
+    asinh_ = _inplace_form(F.asinh, "asinh_")
+    acosh_ = _inplace_form(F.acosh, "acosh_")
+    atanh_ = _inplace_form(F.atanh, "atanh_")
+    erf_ = _inplace_form(F.erf, "erf_")
+    erfc_ = _inplace_form(F.erfc, "erfc_")
+    erfinv_ = _inplace_form(F.erfinv, "erfinv_")
+    log10_ = _inplace_form(F.log10, "log10_")
+    log2_ = _inplace_form(F.log2, "log2_")
+    log1p_ = _inplace_form(F.log1p, "log1p_")
+    expm1_ = _inplace_form(F.expm1, "expm1_")
+    exp2_ = _inplace_form(F.exp2, "exp2_")
+    sinc_ = _inplace_form(F.sinc, "sinc_")
+    hypot_ = _inplace_form(F.hypot, "hypot_")
+    rsqrt_ = _inplace_form(F.rsqrt, "rsqrt_")
+    sigmoid_ = _inplace_form(F.sigmoid, "sigmoid_")
+    tanh_ = _inplace_form(F.tanh, "tanh_")
+    arcsin_ = _inplace_form(F.arcsin, "arcsin_")
+    arccos_ = _inplace_form(F.arccos, "arccos_")
+    arctan_ = _inplace_form(F.arctan, "arctan_")
+    arctan2_ = _inplace_form(F.arctan2, "arctan2_")
+    arcsinh_ = _inplace_form(F.arcsinh, "arcsinh_")
+    arccosh_ = _inplace_form(F.arccosh, "arccosh_")
+    arctanh_ = _inplace_form(F.arctanh, "arctanh_")
+    nan_to_num_ = _inplace_form(F.nan_to_num, "nan_to_num_")
+    logical_and_ = _inplace_form(F.logical_and, "logical_and_")
+    logical_or_ = _inplace_form(F.logical_or, "logical_or_")
+    logical_xor_ = _inplace_form(F.logical_xor, "logical_xor_")
+    reciprocal_ = _inplace_form(F.reciprocal, "reciprocal_")
+    lerp_ = _inplace_form(F.lerp, "lerp_")
+    del _inplace_form
+
     # ---- end section: math ----
     # ---- issue 11 section: habits ----
+    def __repr__(self):
+        """torch's text (numgrad/printing.py): ``tensor([1.5000, 2.0000], requires_grad=True)``."""
+        if CAPTURE.active:
+            host_read("printing a tensor")
+        return tensor_repr(self, D.DEFAULT_FLOAT)
+
+    def __format__(self, spec):
+        """``f"{loss:.4f}"`` formats a 0-d tensor as its number (numgrad/printing.py)."""
+        if CAPTURE.active:
+            host_read("formatting a tensor")
+        return tensor_format(self, spec)
+
+    def __new__(cls, *args, **kwargs):
+        # a new tensor of the class op results are made as: inside inference_mode that is the
+        # inference form of Tensor (numgrad.legacy), so Tensor(...) and tensor(...) are too
+        if cls is Tensor:
+            return _wrap(None)
+        return TensorBase.__new__(cls)
+
+    # torch's legacy type names, by dtype name (t.type(), numgrad.FloatTensor ...)
+    _LEGACY_NAMES = {
+        "float32": "FloatTensor",
+        "float64": "DoubleTensor",
+        "float16": "HalfTensor",
+        "int64": "LongTensor",
+        "int32": "IntTensor",
+        "uint8": "ByteTensor",
+        "bool": "BoolTensor",
+    }
+
+    @staticmethod
+    def _legacy_array(args, dt, ctor):
+        """The array of a legacy constructor call ``ctor(*args)`` of dtype ``dt`` (``Tensor``,
+        ``FloatTensor`` ...): no argument is an empty tensor; integers (or one ``Size``) a
+        shape, zero-filled (torch leaves it uninitialised); one sequence or numpy array the
+        data, converted to ``dt`` as torch does (floats truncate into integer types,
+        out-of-range values raise, negatives wrap into unsigned types)."""
+        if not args:
+            return np.zeros((0,), dt.np)
+        if len(args) == 1 and isinstance(args[0], Size):
+            args = tuple(args[0])
+        if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+            for s in args:
+                if s < 0:
+                    raise RuntimeError(
+                        f"Trying to create tensor with negative dimension {s}: {list(args)}"
+                    )
+            return np.zeros(tuple(int(s) for s in args), dt.np)
+        if len(args) > 1:
+            raise TypeError(
+                f"{ctor}(): expected sizes (ints) or one sequence of data, got "
+                f"({', '.join(type(a).__name__ for a in args)})"
+            )
+        data = args[0]
+        if isinstance(data, np.ndarray):
+            with np.errstate(invalid="ignore", over="ignore"):
+                return np.array(data, dtype=dt.np, copy=True)
+        if isinstance(data, (list, tuple)):
+            return _to_array(data, dt)
+        raise TypeError(f"{ctor}(): data must be a sequence (got {type(data).__name__})")
+
+    def is_inference(self):
+        """True for tensors made inside ``numgrad.inference_mode()``."""
+        return False
+
+    @property
+    def is_sparse(self):
+        """False: numgrad's tensors are dense."""
+        return False
+
+    @property
+    def is_mps(self):
+        """False: numgrad has no MPS device."""
+        return False
+
+    def to_sparse(self, *args, **kwargs):
+        """Raises NotImplementedError: numgrad has no sparse tensors."""
+        raise NotImplementedError(
+            "numgrad has no sparse tensors: Tensor.to_sparse() is not supported (numgrad's "
+            "tensors are dense and strided)"
+        )
+
+    def to_sparse_csr(self, *args, **kwargs):
+        """Raises NotImplementedError: numgrad has no sparse tensors."""
+        raise NotImplementedError(
+            "numgrad has no sparse tensors: Tensor.to_sparse_csr() is not supported (numgrad's "
+            "tensors are dense and strided)"
+        )
+
+    def to_dense(self):
+        """The tensor itself: every numgrad tensor is dense."""
+        return self
+
     # ---- end section: habits ----
     # ---- issue 11 section: random ----
+    # (uniform_ and normal_ are above, with the other in-place fills; every random method takes
+    # generator=, see numgrad.random)
+    bernoulli = F.bernoulli
+    multinomial = F.multinomial
+
+    def _random_fill(self, fname, draw, attrs):
+        self._check_inplace(fname)
+        self._fill_from_host(draw)
+        if CAPTURE.active:
+            capture("inplace", fname, (), (self,), attrs)
+        return self
+
+    def bernoulli_(self, p=0.5, *, generator=None):
+        """Fill with 0/1 drawn with probability ``p`` (a float or a tensor broadcast to this
+        one), as ``torch.Tensor.bernoulli_``."""
+        if isinstance(p, Tensor):
+            probs = p._device.arrays.to_host(p._data)
+            if not ((probs >= 0) & (probs <= 1)).all():
+                raise RuntimeError(
+                    "Expected p_in >= 0 && p_in <= 1 to be true, but got false (bernoulli_: "
+                    "every probability must be in [0, 1])"
+                )
+            probs = np.broadcast_to(probs, self._data.shape)
+        elif not 0.0 <= p <= 1.0:
+            raise RuntimeError(f"bernoulli_ expects p to be in [0, 1], but got p={p}")
+        else:
+            probs = p
+        draw = _np_gen(generator).random(self._data.shape) < probs
+        return self._random_fill("bernoulli_", draw.astype(self._data.dtype), {"p": p})
+
+    def random_(self, from_=0, to=None, *, generator=None):
+        """Fill with integers uniform in ``[from, to)`` (``random_(to)``: ``[0, to)``;
+        ``random_()``: ``[0, 2**mantissa]`` for floats, the type's range for integers), as
+        ``torch.Tensor.random_``."""
+        dt = self._data.dtype
+        if to is None and from_ != 0:
+            from_, to = 0, from_
+        if to is None:
+            if dt.kind == "f":
+                to = 2 ** (np.finfo(dt).nmant + 1) + 1
+            elif dt.kind == "b":
+                to = 2
+            else:
+                to = int(np.iinfo(dt).max) + 1
+        if from_ >= to:
+            raise RuntimeError(
+                f"random_ expects 'from' to be less than 'to', but got from={from_} >= to={to}"
+            )
+        if dt.kind in "iu" and not (np.iinfo(dt).min <= from_ and to - 1 <= np.iinfo(dt).max):
+            raise RuntimeError(f"to - 1 is out of bounds for {self.dtype.name} (to={to})")
+        draw = _np_gen(generator).integers(from_, to, self._data.shape)
+        return self._random_fill("random_", draw.astype(dt), {"from": from_, "to": to})
+
+    def exponential_(self, lambd=1.0, *, generator=None):
+        """Fill with exponential samples of rate ``lambd`` (``torch.Tensor.exponential_``)."""
+        self._check_random_fill("exponential_")
+        if not lambd > 0.0:
+            raise RuntimeError(f"exponential_ expects lambda > 0.0, but found lambda={lambd}")
+        draw = _np_gen(generator).standard_exponential(self._data.shape) / lambd
+        return self._random_fill("exponential_", draw, {"lambd": lambd})
+
+    def geometric_(self, p, *, generator=None):
+        """Fill with geometric samples (trials to the first success, >= 1)."""
+        if not 0.0 < p < 1.0:
+            raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={p}")
+        draw = _np_gen(generator).geometric(p, self._data.shape).astype(self._data.dtype)
+        return self._random_fill("geometric_", draw, {"p": p})
+
+    def log_normal_(self, mean=1.0, std=2.0, *, generator=None):
+        """Fill with ``exp(N(mean, std))`` samples (``torch.Tensor.log_normal_``)."""
+        self._check_random_fill("log_normal_")
+        if not std > 0.0:
+            raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={std}")
+        draw = _np_gen(generator).lognormal(mean, std, self._data.shape)
+        return self._random_fill("log_normal_", draw, {"mean": mean, "std": std})
+
+    def cauchy_(self, median=0.0, sigma=1.0, *, generator=None):
+        """Fill with Cauchy samples (``torch.Tensor.cauchy_``)."""
+        self._check_random_fill("cauchy_")
+        draw = median + sigma * _np_gen(generator).standard_cauchy(self._data.shape)
+        return self._random_fill("cauchy_", draw, {"median": median, "sigma": sigma})
+
     # ---- end section: random ----
     # ---- issue 11 section: tensor_ops ----
+    gather = F.gather
+    scatter = F.scatter
+    scatter_add = F.scatter_add
+    scatter_ = inplace.scatter_
+    scatter_add_ = inplace.scatter_add_
+    index_select = F.index_select
+    masked_select = F.masked_select
+    take = F.take
+    narrow = F.narrow
+    select = F.select
+    movedim = moveaxis = F.movedim
+    cumsum = F.cumsum
+    cumprod = F.cumprod
+    cummax = F.cummax
+    cummin = F.cummin
+    prod = F.prod
+    sort = F.sort
+    argsort = F.argsort
+    topk = F.topk
+    kthvalue = F.kthvalue
+    median = F.median
+    mode = F.mode
+    roll = F.roll
+    flip = F.flip
+    fliplr = F.fliplr
+    flipud = F.flipud
+    tril = F.tril
+    triu = F.triu
+    diagonal = F.diagonal
+    diag = F.diag
+    repeat = F.repeat
+    tile = F.tile
+    count_nonzero = F.count_nonzero
+    nonzero = F.nonzero
+    argwhere = F.argwhere
+    bincount = F.bincount
+    histc = F.histc
+    histogram = F.histogram
+    unique = F.unique
+    new_zeros = F.new_zeros
+    new_ones = F.new_ones
+    new_empty = F.new_empty
+    new_full = F.new_full
+    new_tensor = F.new_tensor
+    ravel = F.ravel
+    trace = F.trace
+    take_along_dim = F.take_along_dim
+    index_add = F.index_add
+    index_add_ = inplace.index_add_
+
+    tril_ = inplace.tril_
+    triu_ = inplace.triu_
+
     # ---- end section: tensor_ops ----
     # ---- issue 11 section: layers ----
     # ---- end section: layers ----

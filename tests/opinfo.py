@@ -1232,7 +1232,7 @@ for _area in ("math", "tensor_ops", "random", "conv", "layers", "habits"):
 ALL_SPECS: list[OpSpec] = OP_SPECS + (NN_SPECS if has_nn_functional() else [])
 
 # ---- optimizer updates -----------------------------------------------------------------------
-# UPDATE_SPECS: the update ops of the table (sgd_update, adam_update) reached through
+# UPDATE_SPECS: the update ops of the table (sgd_update, adam_update, ...) reached through
 # numgrad.optim, checked step by step against torch.optim on every device
 # (tests/test_ops.py::test_update; tests/test_optim.py checks every option on the CPU).
 
@@ -1261,5 +1261,41 @@ UPDATE_SPECS: list[UpdateSpec] = [
     UpdateSpec(
         "adamw_maximize",
         lambda m, ps: m.optim.AdamW(ps, lr=0.01, weight_decay=0.1, maximize=True),
+    ),
+    UpdateSpec("rmsprop", lambda m, ps: m.optim.RMSprop(ps, lr=0.01)),
+    UpdateSpec(
+        "rmsprop_centered_momentum_decay_maximize",
+        lambda m, ps: m.optim.RMSprop(
+            ps, lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1, maximize=True
+        ),
+    ),
+    UpdateSpec(
+        "adagrad_decays_maximize",
+        lambda m, ps: m.optim.Adagrad(
+            ps,
+            lr=0.1,
+            lr_decay=0.05,
+            weight_decay=0.1,
+            initial_accumulator_value=0.2,
+            maximize=True,
+        ),
+    ),
+    UpdateSpec("adadelta", lambda m, ps: m.optim.Adadelta(ps, rho=0.8, weight_decay=0.1)),
+    UpdateSpec(
+        "adamax_decay_maximize",
+        lambda m, ps: m.optim.Adamax(ps, lr=0.01, weight_decay=0.1, maximize=True),
+    ),
+    UpdateSpec(
+        "radam_decoupled",
+        # 3 steps: RAdam's un-rectified branch (tests/test_optim_more.py runs both)
+        lambda m, ps: m.optim.RAdam(
+            ps, lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, decoupled_weight_decay=True
+        ),
+    ),
+    UpdateSpec(
+        "nadam_decay_maximize",
+        lambda m, ps: m.optim.NAdam(
+            ps, lr=0.01, momentum_decay=0.1, weight_decay=0.1, maximize=True
+        ),
     ),
 ]

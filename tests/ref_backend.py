@@ -665,14 +665,18 @@ class Update:
             for row, g in zip(rows, grads):
                 arrays = dict(zip(present + counters, (row[0], g, *row[2:]), strict=True))
                 scope = dict(zip(names, scalars, strict=True)) | flags
-                for c in counters:  # float32 += 1, as torch's step
-                    arrays[c][...] = arrays[c] + np.float32(1)
+                for c in counters:  # the increments: float32 += 1, as torch's step
+                    if c in spec.get("increments", counters):
+                        arrays[c][...] = arrays[c] + np.float32(1)
                     scope[c] = float(arrays[c])
                 if per_tensor:
                     pt_args = [scope[a] for a in inspect.signature(per_tensor).parameters]
                     values = per_tensor(*pt_args)
                     for n, v in zip(spec["per_tensor_names"], values, strict=True):
-                        scope[n] = dtype.type(v)
+                        if n in counters:  # a per-tensor state the rule writes (float32)
+                            arrays[n][...] = np.float32(v)
+                        else:
+                            scope[n] = dtype.type(v)
                 flat = {k: arrays[k].reshape(-1) for k in present}
                 for k in present:
                     # writes must land in the caller's arrays (an empty one has nothing to write)
@@ -728,7 +732,7 @@ def register():
     """Register the ``ref`` device (idempotent)."""
     register_device(NAME, elementwise=build_elementwise, array=RefArrays)
     impls = dict(IMPLS)
-    for area in ("math", "tensor_ops", "random", "conv", "layers", "habits"):
+    for area in ("math", "tensor_ops", "random", "conv", "layers", "habits", "optim"):
         # each issue 11 area keeps its reference implementations in tests/ref_<area>.py
         impls.update(__import__(f"ref_{area}").IMPLS)
     for op, (forward, backward) in impls.items():

@@ -1,4 +1,5 @@
-"""numgrad.autograd: grad, custom Functions with njit kernels, gradcheck."""
+"""numgrad.autograd: grad, custom KernelFunctions with njit kernels, gradcheck (torch-form
+Functions: tests/test_function_torch.py)."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import torch
 from numba import njit
 
 import numgrad as ng
-from numgrad.autograd import Function, grad, gradcheck
+from numgrad.autograd import KernelFunction, grad, gradcheck
 from numgrad.ops import OPS
 
 
@@ -61,7 +62,7 @@ def cube_backward_kernel(grad, x):
     return 3.0 * x * x * grad
 
 
-class Cube(Function):
+class Cube(KernelFunction):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -73,7 +74,7 @@ class Cube(Function):
         return cube_backward_kernel(grad, x)
 
 
-class ScaleAdd(Function):
+class ScaleAdd(KernelFunction):
     """Two tensor inputs and a python scalar: out = a * s + b."""
 
     @staticmethod
@@ -113,7 +114,7 @@ def test_custom_function_second_backward_raises():
 
 
 def test_gradcheck_catches_a_wrong_rule():
-    class Wrong(Function):
+    class Wrong(KernelFunction):
         @staticmethod
         def forward(ctx, x):
             ctx.save_for_backward(x)

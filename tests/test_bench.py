@@ -82,6 +82,13 @@ def test_json_is_valid_and_complete(quick_outputs):
         assert r["ratio_torch_over_numgrad"] == pytest.approx(sorted(reps)[1])
         assert r["ratio_spread"] == pytest.approx((max(reps) - min(reps)) / sorted(reps)[1])
         assert r["unstable"] == (r["ratio_spread"] > runner.UNSTABLE)
+        # train-step rows are also timed with the step under numgrad.compile
+        if r["group"] == "train step":
+            assert r["timings"]["compiled"]["rounds"] >= 2
+            assert len(r["ratios_compiled_per_repeat"]) == 3
+            assert r["ratio_torch_over_compiled"] > 0
+        else:
+            assert "compiled" not in r["timings"] and r["ratio_torch_over_compiled"] is None
 
 
 def test_plot_is_a_png(quick_outputs):
@@ -245,6 +252,14 @@ def test_header_prints_the_load_and_warns_when_it_exceeds_the_cores(load, thread
     assert ("warning: the load average" in text) == warned
     if warned and threads > 1:
         assert "try --threads 1" in text
+
+
+def test_no_compile_flag(capsys):
+    argv = ["--suite", "quick", "--filter", "mlp-tiny", "--no-compile"] + FAST
+    code, out, err = run_main(capsys, argv)
+    assert code == 0 and "torch/compiled" not in out and "torch/numgrad" in out
+    code, out, err = run_main(capsys, argv[: -len(FAST) - 1] + FAST)
+    assert code == 0 and "torch/compiled" in out
 
 
 def test_repeats_flag(capsys):

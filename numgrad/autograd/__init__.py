@@ -1,19 +1,34 @@
-"""``numgrad.autograd``: backward, grad, custom Functions, gradcheck and the capture hook
+"""``numgrad.autograd``: backward, grad, custom Functions (torch's ``Function`` on tensors;
+``KernelFunction`` on numpy arrays for ``@njit`` kernels), gradcheck and the capture hook
 (``trace``: everything a step executes, as the list ``numgrad.compile`` turns into code)."""
 
 from ..capture import Entry, Slot, Trace, trace
 from .engine import backward, grad
-from .function import Function, FunctionCtx
+from .function import Function, FunctionCtx, KernelFunction
 from .gradcheck import gradcheck
+from .variable import Variable
 
 __all__ = [
+    "functional",
     "backward",
     "grad",
     "Function",
     "FunctionCtx",
+    "KernelFunction",
     "gradcheck",
+    "Variable",
     "trace",
     "Trace",
     "Entry",
     "Slot",
 ]
+
+
+def __getattr__(name):
+    # numgrad.autograd.functional (vjp, jvp, hessian...) sits above the engine's layer
+    # (tests/reliability/test_layers.py): imported on first use
+    if name == "functional":
+        import importlib
+
+        return importlib.import_module(".functional", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

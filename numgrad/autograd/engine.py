@@ -7,6 +7,7 @@ import numpy as np
 from ..capture import CAPTURE, capture
 from ..storage import TensorBase, _wrap
 from ..tape import run_backward
+from .higher import run_backward_graph
 
 
 def _root_grads(tensors, grad_tensors):
@@ -50,6 +51,16 @@ def _root_grads(tensors, grad_tensors):
     return grads
 
 
+def _keep_root_grads(roots, given):
+    # a gradient the caller passed as a tensor keeps its history (a double backward may
+    # differentiate through it, as in a Hessian-vector product's grad_outputs)
+    if given is None:
+        return
+    for k, g in enumerate(given):
+        if isinstance(g, TensorBase) and roots[k] is g._data:
+            roots[k] = g
+
+
 def _seq(x):
     if isinstance(x, TensorBase):
         return [x]
@@ -57,15 +68,24 @@ def _seq(x):
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves they depend on."""
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of the leaves they depend on.
+
+    ``create_graph=True`` records the backward pass itself (``autograd/higher.py``): the
+    ``.grad`` written then has a ``grad_fn`` and can be differentiated again."""
     tensors = _seq(tensors)
     if grad_tensors is not None:
         grad_tensors = (
             _seq(grad_tensors) if not isinstance(grad_tensors, TensorBase) else [grad_tensors]
         )
     roots = _root_grads(tensors, grad_tensors)
+    if create_graph:
+        _keep_root_grads(roots, grad_tensors)
+        grads = run_backward_graph(tensors, roots, inputs=None if inputs is None else _seq(inputs))
+        if inputs is not None:
+            for t, g in zip(_seq(inputs), grads):
+                if g is not None:
+                    t.grad = g if t.grad is None else t.grad + g
+        return
     if inputs is None:
         run_backward(tensors, roots, retain_graph=bool(retain_graph))
         return
@@ -89,9 +109,10 @@ def grad(
     allow_unused=False,
     materialize_grads=False,
 ):
-    """Return d(outputs)/d(inputs) as a tuple, without touching any ``.grad``."""
-    if create_graph:
-        raise NotImplementedError("create_graph=True (higher-order gradients) is not supported")
+    """Return d(outputs)/d(inputs) as a tuple, without touching any ``.grad``.
+
+    ``create_graph=True``: the results carry the graph of the backward pass (``grad_fn``), so
+    they can be differentiated again (gradient penalties, Hessian-vector products)."""
     outputs = _seq(outputs)
     single = isinstance(inputs, TensorBase)
     inputs = _seq(inputs)
@@ -101,7 +122,11 @@ def grad(
     if grad_outputs is not None:
         grad_outputs = _seq(grad_outputs)
     roots = _root_grads(outputs, grad_outputs)
-    res = run_backward(outputs, roots, retain_graph=bool(retain_graph), inputs=inputs)
+    if create_graph:
+        _keep_root_grads(roots, grad_outputs)
+        res = run_backward_graph(outputs, roots, inputs=inputs)
+    else:
+        res = run_backward(outputs, roots, retain_graph=bool(retain_graph), inputs=inputs)
     for k, g in enumerate(res):
         if g is None:
             if materialize_grads:

@@ -65,6 +65,11 @@ def parser():
         help="time each case this many times (the budget is shared); a row whose ratio moves "
         "more than 10%% between repeats is marked and left out of the summary (default 3)",
     )
+    p.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="do not also time the train-step rows under numgrad.compile",
+    )
     p.add_argument("--no-torch", action="store_true", help="numgrad only, even if torch is here")
     p.add_argument("--list", action="store_true", help="list the cases and exit")
     return p
@@ -136,7 +141,7 @@ def main(argv=None):
             return 2
 
     with_torch = not args.no_torch and runner.torch_available()
-    libs = runner.make_libs(args.device, with_torch)
+    libs = runner.make_libs(args.device, with_torch, compiled=not args.no_compile)
     import numgrad
 
     n_threads = args.threads if args.threads is not None else numgrad.get_num_threads()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import statistics
 import sys
 import time
+
+from .runner import UNSTABLE
 
 TORCH_HINT = (
     "torch is not installed: these are numgrad's own numbers. To compare against torch: "
@@ -74,10 +77,15 @@ def _agree_cell(row):
 
 
 def table(rows, with_torch):
-    """The result table as a list of lines."""
-    head = ["workload", "size", "torch", "numgrad", "torch/numgrad", "agree", "first call"]
+    """The result table as a list of lines.  Train-step rows also timed under
+    ``numgrad.compile`` fill two more columns: its time and torch / its time."""
+    compiled = any("compiled" in r.timings for r in rows)
+    head = ["workload", "size", "torch", "numgrad", "torch/numgrad"]
+    if compiled:
+        head += ["compiled", "torch/compiled"]
+    head += ["agree", "first call"]
     if not with_torch:
-        head = ["workload", "size", "numgrad", "first call"]
+        head = ["workload", "size", "numgrad"] + (["compiled"] if compiled else []) + ["first call"]
     body = []
     for row in rows:
         c, tm = row.case, row.timings
@@ -92,28 +100,31 @@ def table(rows, with_torch):
             t = tm.get(lib)
             return fmt_time(t.first_call) if t is not None else "-"
 
-        if with_torch:
-            r = row.ratio()
-            ratio = f"{r:.2f}x" if r else ("FAILED" if row.error else "-")
-            if r and row.ratio_spread is not None:
+        def ratio_cell(r, reps):
+            if not r:
+                return "FAILED" if row.error else "-"
+            text = f"{r:.2f}x"
+            if len(reps) >= 2:
                 # the ratio's range over the repeats; "~" marks a row left out of the summary
-                ratio = f"{'~' if row.unstable else ''}{ratio} ±{50 * row.ratio_spread:.0f}%"
-            firsts = f"{first('torch')} / {first('numgrad')}"
-            body.append(
-                [
-                    c.workload,
-                    c.size,
-                    cell("torch"),
-                    cell("numgrad"),
-                    ratio,
-                    _agree_cell(row),
-                    firsts,
-                ]
-            )
+                spread = (max(reps) - min(reps)) / statistics.median(reps)
+                text = f"{'~' if spread > UNSTABLE else ''}{text} ±{50 * spread:.0f}%"
+            return text
+
+        if with_torch:
+            cells = [c.workload, c.size, cell("torch"), cell("numgrad")]
+            cells.append(ratio_cell(row.ratio(), row.ratios))
+            if compiled:
+                cells.append(cell("compiled"))
+                cells.append(ratio_cell(row.ratio_compiled(), row.ratios_compiled))
+            cells += [_agree_cell(row), f"{first('torch')} / {first('numgrad')}"]
+            body.append(cells)
         else:
-            body.append([c.workload, c.size, cell("numgrad"), first("numgrad")])
+            cells = [c.workload, c.size, cell("numgrad")]
+            if compiled:
+                cells.append(cell("compiled"))
+            body.append(cells + [first("numgrad")])
     widths = [max(len(str(r[i])) for r in [head] + body) for i in range(len(head))]
-    right = {2, 3, 4} if with_torch else {2}
+    right = {i for i, h in enumerate(head) if h not in ("workload", "size", "agree", "first call")}
 
     def line(cells):
         out = []
@@ -174,6 +185,15 @@ def footer(rows, with_torch, env):
             f"whose ratio moved more than {100 * env.get('unstable_above', 0.1):.0f}% between "
             "repeats (left out of the summary)."
         )
+        comp = [r for r in rows if r.ratio_compiled()]
+        if comp:
+            stable = [r.ratio_compiled() for r in comp if not _unstable(r.ratios_compiled)]
+            gm = math.exp(sum(math.log(x) for x in stable) / len(stable)) if stable else None
+            lines.append(
+                "torch/compiled: the train step wrapped in numgrad.compile (same step, same "
+                "check against torch)"
+                + (f"; geometric mean over {len(stable)} stable rows {gm:.2f}x." if gm else ".")
+            )
         ratios = [r.ratio() for r in rows if r.ratio() and not r.unstable]
         unstable = sum(1 for r in rows if r.ratio() and r.unstable)
         if ratios:
@@ -198,6 +218,10 @@ def footer(rows, with_torch, env):
     return lines
 
 
+def _unstable(reps):
+    return len(reps) >= 2 and (max(reps) - min(reps)) / statistics.median(reps) > UNSTABLE
+
+
 def to_json(rows, env):
     return {
         "environment": env,
@@ -215,6 +239,8 @@ def to_json(rows, env):
                 "error": r.error,
                 "ratio_torch_over_numgrad": r.ratio(),
                 "ratios_per_repeat": r.ratios,
+                "ratio_torch_over_compiled": r.ratio_compiled(),
+                "ratios_compiled_per_repeat": r.ratios_compiled,
                 "ratio_spread": r.ratio_spread,
                 "unstable": r.unstable,
                 "timings": {lib: t.as_dict() for lib, t in r.timings.items()},

@@ -35,6 +35,7 @@ class Row:
     max_err: float | None = None
     error: str | None = None  # an exception raised by one side, or what disagreed
     ratios: list = field(default_factory=list)  # torch/numgrad of each repeat
+    ratios_compiled: list = field(default_factory=list)  # torch/(numgrad.compile) of each
 
     @property
     def ok(self):
@@ -50,6 +51,12 @@ class Row:
         if t is None or n is None or not t.per_call or not n.per_call:
             return None
         return t.median / n.median
+
+    def ratio_compiled(self):
+        """torch / numgrad.compile'd step (train-step rows), the median over repeats."""
+        if not self.ok or not self.ratios_compiled:
+            return None
+        return statistics.median(self.ratios_compiled)
 
     @property
     def ratio_spread(self):
@@ -139,6 +146,7 @@ def run_case(case, libs, dtype, budget_s, min_rounds, progress=None, repeats=3, 
     """
     row = Row(case)
     prepared, results = {}, {}
+    libs = {k: lib for k, lib in libs.items() if case.compilable or not lib.compiled}
     # build and first call: numgrad first, so its kernel loads are not hidden behind torch's
     for name, lib in libs.items():
         try:
@@ -153,10 +161,16 @@ def run_case(case, libs, dtype, budget_s, min_rounds, progress=None, repeats=3, 
         prepared[name] = p
         row.timings[name] = timing.Timing(first_call=t)
     if "torch" in results:
-        row.agree, row.max_err, msg = compare(results["numgrad"], results["torch"], dtype)
-        if not row.agree:
-            row.error = "numgrad and torch disagree: " + msg
-            return row  # a fast wrong answer is not timed
+        for side in ("numgrad", "compiled"):
+            if side not in results:
+                continue
+            agree, err, msg = compare(results[side], results["torch"], dtype)
+            row.agree = agree if row.agree is None else row.agree and agree
+            row.max_err = err if row.max_err is None else max(row.max_err, err)
+            if not agree:
+                who = "numgrad.compile" if side == "compiled" else "numgrad"
+                row.error = f"{who} and torch disagree: " + msg
+                return row  # a fast wrong answer is not timed
     sides = {name: (prepared[name].step, libs[name].sync) for name in libs}
     repeats = max(1, repeats)
     rounds = max(3, -(-min_rounds // repeats))
@@ -169,8 +183,10 @@ def run_case(case, libs, dtype, budget_s, min_rounds, progress=None, repeats=3, 
                 row.timings[name].per_call += per_call
                 row.timings[name].number = number
             if "torch" in times:
-                t, n = times["torch"][0], times["numgrad"][0]
-                row.ratios.append(statistics.median(t) / statistics.median(n))
+                t = statistics.median(times["torch"][0])
+                row.ratios.append(t / statistics.median(times["numgrad"][0]))
+                if "compiled" in times:
+                    row.ratios_compiled.append(t / statistics.median(times["compiled"][0]))
     except Exception as e:
         row.error = f"raised {type(e).__name__} while timing: {e}"
         return row
@@ -243,8 +259,10 @@ def environment(libs, threads, device, dtype, suite):
     return env
 
 
-def make_libs(device, with_torch):
+def make_libs(device, with_torch, compiled=True):
     libs = {"numgrad": Lib("numgrad", device)}
+    if compiled:
+        libs["compiled"] = Lib("numgrad", device, compiled=True)
     if with_torch:
         libs["torch"] = Lib("torch", device)
     return libs

@@ -21,9 +21,12 @@ SUITES = (QUICK, DEFAULT, FULL)
 class Lib:
     """numgrad or torch, seen through the part of their (shared) API the workloads use."""
 
-    def __init__(self, name, device="cpu"):
+    def __init__(self, name, device="cpu", compiled=False):
         self.name = name
         self.device = device
+        # numgrad with its training step wrapped in numgrad.compile (train-step rows only)
+        self.compiled = compiled
+        self.key = "compiled" if compiled else name
         if name == "numgrad":
             import numgrad as mod
             import numgrad.nn as nn
@@ -73,6 +76,7 @@ class Case:
     suites: tuple
     build: object = field(repr=False)  # (lib, dtype) -> Prepared
     tick: str = ""  # the size's label on the plot's x axis (default: ``size``)
+    compilable: bool = False  # a whole training step: also timed under numgrad.compile
 
     @property
     def name(self):
@@ -255,12 +259,18 @@ def _mlp(name, batch):
         opt = getattr(lib.optim, opt_name)(params, **opt_kw)
         out = []
 
-        def step():
+        def train(x, y):
             opt.zero_grad()
             loss = criterion(model(x), y)
             loss.backward()
             opt.step()
-            out[:] = [loss]
+            return loss
+
+        if lib.compiled:
+            train = lib.mod.compile(train)
+
+        def step():
+            out[:] = [train(x, y)]
 
         def result():
             res = [("loss", lib.numpy(out[0]))]
@@ -343,6 +353,7 @@ def all_cases():
                     suites,
                     _mlp(name, batch),
                     tick=str(batch),
+                    compilable=True,
                 )
             )
     return cases

@@ -32,8 +32,59 @@ from .loss import (
 from .module import Module
 
 # ---- issue 11 section: conv ----
+# isort: off
+from .conv import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AdaptiveMaxPool1d,
+    AdaptiveMaxPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    MaxPool1d,
+    MaxPool2d,
+)
+
+# isort: on
 # ---- end section: conv ----
 # ---- issue 11 section: layers ----
+# isort: off
+from .layers import (
+    BatchNorm1d,
+    BatchNorm2d,
+    LayerNorm,
+    Embedding,
+    ELU,
+    CELU,
+    SELU,
+    GLU,
+    LogSigmoid,
+    Hardtanh,
+    ReLU6,
+    PReLU,
+    Mish,
+    Hardswish,
+    Hardsigmoid,
+    Softsign,
+    Tanhshrink,
+    Threshold,
+    Unflatten,
+    ParameterList,
+    ParameterDict,
+    Bilinear,
+    CosineSimilarity,
+    PairwiseDistance,
+    Dropout1d,
+    Dropout2d,
+    Dropout3d,
+    AlphaDropout,
+)
+from .loss import KLDivLoss
+
+# isort: on
 # ---- end section: layers ----
 from .parameter import Parameter
 
@@ -70,6 +121,51 @@ __all__ = [
 ]
 
 # ---- issue 11 section: conv (__all__ += [...]) ----
+__all__ += [
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool1d",
+    "AdaptiveMaxPool2d",
+    "AvgPool1d",
+    "AvgPool2d",
+    "Conv1d",
+    "Conv2d",
+    "ConvTranspose1d",
+    "ConvTranspose2d",
+    "MaxPool1d",
+    "MaxPool2d",
+]
 # ---- end section: conv ----
 # ---- issue 11 section: layers (__all__ += [...]) ----
+__all__ += [
+    "BatchNorm1d",
+    "BatchNorm2d",
+    "LayerNorm",
+    "Embedding",
+    "ELU",
+    "CELU",
+    "SELU",
+    "GLU",
+    "LogSigmoid",
+    "Hardtanh",
+    "ReLU6",
+    "PReLU",
+    "Mish",
+    "Hardswish",
+    "Hardsigmoid",
+    "Softsign",
+    "Tanhshrink",
+    "Threshold",
+    "Unflatten",
+    "ParameterList",
+    "ParameterDict",
+    "Bilinear",
+    "CosineSimilarity",
+    "PairwiseDistance",
+    "Dropout1d",
+    "Dropout2d",
+    "Dropout3d",
+    "AlphaDropout",
+    "KLDivLoss",
+]
 # ---- end section: layers ----

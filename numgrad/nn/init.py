@@ -1,4 +1,6 @@
-"""Parameter initialisers (``numgrad.nn.init``), torch's formulas and names, in place."""
+"""Parameter initialisers (``numgrad.nn.init``), torch's formulas and names, in place.
+
+Each random one takes ``generator=`` (a :class:`numgrad.Generator`), as torch's do."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ..random import generator
+from ..random import generator as _np_gen
 from ..tensor import Tensor
 
 _GAINS = {
@@ -48,12 +50,12 @@ def _fill(tensor, values):
     return tensor
 
 
-def uniform_(tensor, a=0.0, b=1.0):
-    return _fill(tensor, generator().uniform(a, b, tensor._data.shape))
+def uniform_(tensor, a=0.0, b=1.0, generator=None):
+    return _fill(tensor, _np_gen(generator).uniform(a, b, tensor._data.shape))
 
 
-def normal_(tensor, mean=0.0, std=1.0):
-    return _fill(tensor, generator().normal(mean, std, tensor._data.shape))
+def normal_(tensor, mean=0.0, std=1.0, generator=None):
+    return _fill(tensor, _np_gen(generator).normal(mean, std, tensor._data.shape))
 
 
 def constant_(tensor, val):
@@ -68,15 +70,15 @@ def ones_(tensor):
     return _fill(tensor, 1)
 
 
-def xavier_uniform_(tensor, gain=1.0):
+def xavier_uniform_(tensor, gain=1.0, generator=None):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def xavier_normal_(tensor, gain=1.0):
+def xavier_normal_(tensor, gain=1.0, generator=None):
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator)
 
 
 def _fan(tensor, mode):
@@ -95,16 +97,16 @@ def _zero_element(tensor):
     return False
 
 
-def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_uniform_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     if _zero_element(tensor):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
     bound = math.sqrt(3.0) * std
-    return uniform_(tensor, -bound, bound)
+    return uniform_(tensor, -bound, bound, generator)
 
 
-def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu"):
+def kaiming_normal_(tensor, a=0.0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     if _zero_element(tensor):
         return tensor
     std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
-    return normal_(tensor, 0.0, std)
+    return normal_(tensor, 0.0, std, generator)

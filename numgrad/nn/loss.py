@@ -95,3 +95,18 @@ class CrossEntropyLoss(_Loss):
         return NF.cross_entropy(
             input, target, self.weight, self.ignore_index, self.reduction, self.label_smoothing
         )
+
+
+class KLDivLoss(_Loss):
+    """KL divergence of the target from the log-probabilities ``input`` (``'batchmean'``
+    divides the sum by the batch size: the maths' KL divergence)."""
+
+    def __init__(self, size_average=None, reduce=None, reduction="mean", log_target=False):
+        Module.__init__(self)
+        if reduction not in ("none", "mean", "sum", "batchmean"):
+            raise ValueError(f"{reduction} is not a valid value for reduction")
+        self.reduction = reduction
+        self.log_target = log_target
+
+    def forward(self, input, target):  # noqa: A002
+        return NF.kl_div(input, target, reduction=self.reduction, log_target=self.log_target)

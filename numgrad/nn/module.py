@@ -25,6 +25,7 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "training", True)
 
     # ---- registration ----------------------------------------------------------------------
@@ -72,7 +73,19 @@ class Module:
         self._parameters[name] = param
 
     def register_buffer(self, name, tensor, persistent=True):
+        """A tensor that is state but not a parameter (BatchNorm's running statistics);
+        ``persistent=False`` keeps it out of ``state_dict``, as torch's."""
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                "(torch Tensor or None required)"
+            )
+        self.__dict__.pop(name, None)
         self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
 
     def add_module(self, name, module):
         if module is not None and not isinstance(module, Module):
@@ -136,8 +149,9 @@ class Module:
         """Parameters and buffers by torch's dotted names (``0.weight``, ``fc1.bias``)."""
         out = OrderedDict() if destination is None else destination
         for pre, m in self.named_modules(prefix=prefix.rstrip(".")):
+            skip = m.__dict__.get("_non_persistent", ())
             for n, p in list(m._parameters.items()) + list(m._buffers.items()):
-                if p is None:
+                if p is None or (n in skip and n in m._buffers):
                     continue
                 key = f"{pre}.{n}" if pre else n
                 out[key] = p if keep_vars else p.detach()
@@ -244,17 +258,27 @@ class Module:
         return self.forward(*args, **kwargs)
 
     def extra_repr(self):
+        """The text between the parentheses of this module's repr (torch's hook: a layer
+        returns its arguments, ``in_features=2, out_features=3, bias=True``)."""
         return ""
 
+    def _get_name(self):
+        return type(self).__name__
+
     def __repr__(self):
-        lines = []
-        for n, m in self._modules.items():
-            body = repr(m).replace("\n", "\n  ")
-            lines.append(f"  ({n}): {body}")
-        head = f"{type(self).__name__}({self.extra_repr()}"
-        if not lines:
-            return head + ")"
-        return head + "\n" + "\n".join(lines) + "\n)"
+        # torch's layout: a one-line extra_repr stays on the head line; children (and a
+        # multi-line extra_repr) go one per line, indented two spaces per level
+        extra = self.extra_repr()
+        extra_lines = extra.split("\n") if extra else []
+        child_lines = [f"({n}): " + _addindent(repr(m), 2) for n, m in self._modules.items()]
+        lines = extra_lines + child_lines
+        main = self._get_name() + "("
+        if lines:
+            if len(extra_lines) == 1 and not child_lines:
+                main += extra_lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"
 
     def __dir__(self):
         return list(super().__dir__()) + list(self._parameters) + list(self._modules)
@@ -266,6 +290,13 @@ class _Keys(tuple):
         self.missing_keys = missing
         self.unexpected_keys = unexpected
         return self
+
+
+def _addindent(text, spaces):
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
 
 
 def _as_array(v):

@@ -836,3 +836,481 @@ register(
         promote="float",
     )
 )
+
+# ---- trigonometric, hyperbolic and special functions (issue 11) ------------------------------
+# Each gradient is torch's formula from derivatives.yaml, written in the same order of
+# operations, so the values at domain edges (inf, NaN, 0) are torch's: asin at +-1 and acosh
+# at 1 give inf (an rsqrt of 0), atanh at +-1 gives inf (1 / 0), acosh at inf gives 0.
+
+_LN2 = 0.6931471805599453
+_LN10 = 2.302585092994046
+_TWO_OVER_SQRT_PI = 1.1283791670955126
+_HALF_SQRT_PI = 0.886226925452758
+_PI = 3.141592653589793
+
+
+@scalar
+def rsqrt_of(x):
+    return 1.0 / m.sqrt(x)  # torch's rsqrt: inf at 0, NaN below
+
+
+@scalar
+def sin_f(x):
+    return m.sin(x)
+
+
+@scalar
+def sin_dx(grad, x):
+    return grad * m.cos(x)
+
+
+@scalar
+def cos_f(x):
+    return m.cos(x)
+
+
+@scalar
+def cos_dx(grad, x):
+    return grad * -m.sin(x)
+
+
+@scalar
+def tan_f(x):
+    return m.tan(x)
+
+
+@scalar
+def tan_dx(grad, out):
+    return grad * (1 + out * out)
+
+
+@scalar
+def asin_f(x):
+    return m.asin(x)
+
+
+@scalar
+def asin_dx(grad, x):
+    return grad * rsqrt_of(-x * x + 1)
+
+
+@scalar
+def acos_f(x):
+    return m.acos(x)
+
+
+@scalar
+def acos_dx(grad, x):
+    return grad * -rsqrt_of(-x * x + 1)
+
+
+@scalar
+def atan_f(x):
+    return m.atan(x)
+
+
+@scalar
+def atan_dx(grad, x):
+    return grad / (x * x + 1)
+
+
+@scalar
+def sinh_f(x):
+    return m.sinh(x)
+
+
+@scalar
+def sinh_dx(grad, x):
+    return grad * m.cosh(x)
+
+
+@scalar
+def cosh_f(x):
+    return m.cosh(x)
+
+
+@scalar
+def cosh_dx(grad, x):
+    return grad * m.sinh(x)
+
+
+@scalar
+def asinh_f(x):
+    return m.asinh(x)
+
+
+@scalar
+def asinh_dx(grad, x):
+    return grad * rsqrt_of(x * x + 1)
+
+
+@scalar
+def acosh_f(x):
+    return m.acosh(x)
+
+
+@scalar
+def acosh_dx(grad, x):
+    return grad * rsqrt_of(x * x - 1)
+
+
+@scalar
+def atanh_f(x):
+    return m.atanh(x)
+
+
+@scalar
+def atanh_dx(grad, x):
+    return grad * 1 / (1 - x * x)
+
+
+@scalar
+def erf_f(x):
+    return m.erf(x)
+
+
+@scalar
+def erf_dx(grad, x):
+    return _TWO_OVER_SQRT_PI * m.exp(-(x * x)) * grad
+
+
+@scalar
+def erfc_f(x):
+    return m.erfc(x)
+
+
+@scalar
+def erfc_dx(grad, x):
+    return -_TWO_OVER_SQRT_PI * m.exp(-(x * x)) * grad
+
+
+@scalar
+def erfinv_f(x):
+    return m.erfinv(x)
+
+
+@scalar
+def erfinv_dx(grad, out):
+    return _HALF_SQRT_PI * m.exp(out * out) * grad
+
+
+@scalar
+def log10_f(x):
+    return m.log10(x)
+
+
+@scalar
+def log10_dx(grad, x):
+    return grad / (x * _LN10)
+
+
+@scalar
+def log2_f(x):
+    return m.log2(x)
+
+
+@scalar
+def log2_dx(grad, x):
+    return grad / (x * _LN2)
+
+
+@scalar
+def log1p_f(x):
+    return m.log1p(x)
+
+
+@scalar
+def log1p_dx(grad, x):
+    return grad / (x + 1)
+
+
+@scalar
+def expm1_f(x):
+    return m.expm1(x)
+
+
+@scalar
+def expm1_dx(grad, out):
+    return grad * (out + 1)
+
+
+@scalar
+def exp2_f(x):
+    return m.exp2(x)
+
+
+@scalar
+def exp2_dx(grad, out):
+    return grad * out * _LN2
+
+
+@scalar
+def sinc_f(x):
+    # torch: 1 at 0, else sin(pi x) / (pi x)
+    if x == 0:
+        return one_of(x)
+    px = x * _PI
+    return m.sin(px) / px
+
+
+@scalar
+def sinc_dx(grad, x):
+    # torch's sinc_backward: an exact 0 where x * x * pi is 0 (x = 0, or so small it underflows)
+    px = x * _PI
+    d = x * x * _PI
+    if d == 0:
+        return zero_of(grad)
+    return grad * (px * m.cos(px) - m.sin(px)) / d
+
+
+@scalar
+def reciprocal_f(x):
+    return one_of(x) / x
+
+
+@scalar
+def reciprocal_dx(grad, out):
+    return -grad * (out * out)
+
+
+for _name, _f, _dx in (
+    ("sin", sin_f, sin_dx),
+    ("cos", cos_f, cos_dx),
+    ("tan", tan_f, tan_dx),
+    ("asin", asin_f, asin_dx),
+    ("acos", acos_f, acos_dx),
+    ("atan", atan_f, atan_dx),
+    ("sinh", sinh_f, sinh_dx),
+    ("cosh", cosh_f, cosh_dx),
+    ("asinh", asinh_f, asinh_dx),
+    ("acosh", acosh_f, acosh_dx),
+    ("atanh", atanh_f, atanh_dx),
+    ("erf", erf_f, erf_dx),
+    ("erfc", erfc_f, erfc_dx),
+    ("erfinv", erfinv_f, erfinv_dx),
+    ("log10", log10_f, log10_dx),
+    ("log2", log2_f, log2_dx),
+    ("log1p", log1p_f, log1p_dx),
+    ("expm1", expm1_f, expm1_dx),
+    ("exp2", exp2_f, exp2_dx),
+    ("sinc", sinc_f, sinc_dx),
+    ("reciprocal", reciprocal_f, reciprocal_dx),
+):
+    # integer and bool inputs compute in float32, as torch's do
+    register(Op(_name, ("x",), elementwise(_f), {"x": elementwise(_dx)}, **_FL))
+
+
+@scalar
+def atan2_f(x, y):
+    return m.atan2(x, y)  # torch.atan2(input, other): the angle of the point (other, input)
+
+
+@scalar
+def atan2_recip(x, y):
+    # torch's atan2_backward: 1 / (x*x + y*y), set to 0 where that sum is 0
+    d = x * x + y * y
+    return zero_of(d) if d == 0 else one_of(d) / d
+
+
+@scalar
+def atan2_dx(grad, x, y):
+    return grad * y * atan2_recip(x, y)
+
+
+@scalar
+def atan2_dy(grad, x, y):
+    return grad * -x * atan2_recip(x, y)
+
+
+@scalar
+def hypot_f(x, y):
+    return m.hypot(x, y)
+
+
+@scalar
+def hypot_dx(grad, x, out):
+    return grad * x / out  # torch's: NaN at (0, 0)
+
+
+@scalar
+def hypot_dy(grad, y, out):
+    return grad * y / out
+
+
+register(
+    Op(
+        "atan2",
+        ("x", "y"),
+        elementwise(atan2_f),
+        {"x": elementwise(atan2_dx), "y": elementwise(atan2_dy)},
+        **_FL,
+    )
+)
+register(
+    Op(
+        "hypot",
+        ("x", "y"),
+        elementwise(hypot_f),
+        {"x": elementwise(hypot_dx), "y": elementwise(hypot_dy)},
+        **_FP,  # torch: "hypot_cpu" not implemented for 'Long'
+    )
+)
+
+
+@scalar
+def lerp_f(x, end, weight):
+    # torch's formula: from the nearer end, so weight 1 gives exactly ``end``
+    if abs(weight) < 0.5:
+        return x + weight * (end - x)
+    return end - (end - x) * (1 - weight)
+
+
+@scalar
+def lerp_dx(grad, weight):
+    return grad * (1 - weight)
+
+
+@scalar
+def lerp_dend(grad, weight):
+    return grad * weight
+
+
+@scalar
+def lerp_dweight(grad, x, end):
+    return grad * (end - x)
+
+
+register(
+    Op(
+        "lerp",
+        ("x", "end", "weight"),
+        elementwise(lerp_f),
+        {
+            "x": elementwise(lerp_dx),
+            "end": elementwise(lerp_dend),
+            "weight": elementwise(lerp_dweight),
+        },
+        **_FP,
+    )
+)
+
+
+@scalar
+def is_finite(x):
+    return (x == x) & (x != m.inf) & (x != -m.inf)
+
+
+@scalar
+def nan_to_num_f(x, nan, posinf, neginf):
+    if x != x:
+        return nan
+    if x == m.inf:
+        return posinf
+    if x == -m.inf:
+        return neginf
+    return x
+
+
+@scalar
+def nan_to_num_dx(grad, x):
+    # torch: grad * isfinite(x), a product (an inf grad at a non-finite x gives NaN)
+    return grad if is_finite(x) else grad * zero_of(grad)
+
+
+register(
+    Op(
+        "nan_to_num",
+        ("x",),
+        elementwise(nan_to_num_f),
+        {"x": elementwise(nan_to_num_dx)},
+        attrs=("nan", "posinf", "neginf"),
+    )
+)
+
+# ---- elementwise predicates and logical ops (no gradient, bool results) ---------------------
+# the predicates run on float tensors only: numgrad.isnan and friends answer for integer and
+# bool tensors without a kernel (nothing there is NaN or infinite)
+
+
+@scalar
+def isnan_f(x):
+    return x != x
+
+
+@scalar
+def isinf_f(x):
+    return (x == m.inf) | (x == -m.inf)
+
+
+@scalar
+def isposinf_f(x):
+    return x == m.inf
+
+
+@scalar
+def isneginf_f(x):
+    return x == -m.inf
+
+
+@scalar
+def signbit_f(x):
+    return m.signbit(x)  # -0.0 and negative NaNs too
+
+
+for _name, _fn in (
+    ("isnan", isnan_f),
+    ("isinf", isinf_f),
+    ("isfinite", is_finite),
+    ("isposinf", isposinf_f),
+    ("isneginf", isneginf_f),
+    ("signbit", signbit_f),
+):
+    register(Op(_name, ("x",), elementwise(_fn, out="bool"), {"x": None}, promote=None))
+
+
+@scalar
+def logical_and_f(x, y):
+    return (x != 0) & (y != 0)
+
+
+@scalar
+def logical_or_f(x, y):
+    return (x != 0) | (y != 0)
+
+
+@scalar
+def logical_xor_f(x, y):
+    return (x != 0) != (y != 0)
+
+
+for _name, _fn in (
+    ("logical_and", logical_and_f),
+    ("logical_or", logical_or_f),
+    ("logical_xor", logical_xor_f),
+):
+    register(Op(_name, ("x", "y"), elementwise(_fn, ALL, out="bool"), {"x": None, "y": None}))
+
+
+@scalar
+def isclose_f(x, y, rtol, atol, equal_nan):
+    # torch's isclose: equal (infinities included), both NaN with equal_nan, or a finite
+    # |x - y| within atol + |rtol * y|
+    if x == y:
+        return True
+    if equal_nan and (x != x) and (y != y):
+        return True
+    diff = abs(x - y)
+    return (diff < m.inf) & (diff <= atol + abs(rtol * y))
+
+
+register(
+    Op(
+        "isclose",
+        ("x", "y"),
+        elementwise(
+            isclose_f, ALL, out="bool", arg_types=(None, None, "float64", "float64", "bool")
+        ),
+        {"x": None, "y": None},
+        attrs=("rtol", "atol", "equal_nan"),
+    )
+)

@@ -32,7 +32,7 @@ Slots
     Element slots hold one value per element of the parameter (same shape, dtype, contiguous);
     ``counters`` are per-tensor float32 0-d states (Adam's ``step``).
 
-``update(rule, plan, writes, static, optional, counters, per_tensor, first)``
+``update(rule, plan, writes, static, optional, counters, per_tensor, first, tensor_states)``
     rule        scalar rule called per element with the element slots, the scalars, the
                 per-tensor values and the static flags (by parameter name); returns the new
                 values of ``writes``, in that order.
@@ -48,6 +48,11 @@ Slots
                 static flag is on, e.g. the momentum buffer without momentum.
     counters    per-tensor float32 states incremented by one (float32 arithmetic, as torch's
                 ``step += 1``) before ``per_tensor`` reads them.
+    tensor_states  per-tensor float32 states the per-tensor rule reads (as float64) and
+                writes: each is also one of its result ``names``, stored back in float32
+                (NAdam's ``mu_product``).  Like the counters, they are inputs and outputs of
+                the op and columns after the slots (``spec["counters"]`` holds both kinds,
+                ``spec["increments"]`` the counters).
     per_tensor  ``(rule, names)``: a scalar rule of the counters (passed as float64, as
                 torch's step becomes a python float) and float64 scalars, run once per
                 parameter, whose results (computed in float64, then cast to the element
@@ -80,14 +85,33 @@ from __future__ import annotations
 
 import inspect
 
-from .math import power, scalar, sqrt
+import numpy as np
+
+from .math import one_of, power, scalar, sqrt, zero_of
 from .registry import Kernel, Op, register
 
 
-def update(rule, plan, writes, static=(), optional=None, counters=(), per_tensor=None, first=None):
+def update(
+    rule,
+    plan,
+    writes,
+    static=(),
+    optional=None,
+    counters=(),
+    per_tensor=None,
+    first=None,
+    tensor_states=(),
+):
     """The forward Kernel of an optimizer update (see the module docstring)."""
     params = tuple(inspect.signature(rule.py_func).parameters)
     pt_rule, pt_names = per_tensor if per_tensor is not None else (None, ())
+    increments = tuple(counters)
+    counters = increments + tuple(tensor_states)
+    for s in tensor_states:
+        if s not in pt_names:
+            raise ValueError(
+                f"update: per-tensor state '{s}' is not a result of the per-tensor rule"
+            )
     pt_params = tuple(inspect.signature(pt_rule.py_func).parameters) if pt_rule else ()
     slots = tuple(a for a in params if a in ("param", "grad") or a in writes)
     scalars = tuple(a for a in params if a not in slots and a not in pt_names and a not in static)
@@ -109,7 +133,8 @@ def update(rule, plan, writes, static=(), optional=None, counters=(), per_tensor
         "scalars": scalars,  # element-dtype scalars, in the rule's order
         "static": tuple(static),
         "optional": dict(optional or {}),
-        "counters": tuple(counters),
+        "counters": counters,  # every per-tensor float32 state
+        "increments": increments,  # those incremented by one before the per-tensor rule
         "per_tensor": pt_rule,
         "per_tensor_names": tuple(pt_names),
         "per_tensor_scalars": pt_scalars,  # float64 scalars of the per-tensor rule
@@ -296,5 +321,444 @@ register_update(
         optional={"max_exp_avg_sq": "amsgrad"},
         counters=("step",),
         per_tensor=(adam_bias_corrections, ("neg_step_size", "bias_correction2_sqrt")),
+    ),
+)
+
+# ---- RMSprop -----------------------------------------------------------------------------------
+
+
+@scalar
+def rmsprop_rule(
+    param,
+    grad,
+    square_avg,
+    grad_avg,
+    momentum_buffer,
+    neg_lr,
+    weight_decay,
+    alpha,
+    sq_weight,
+    avg_weight,
+    avg_keep,
+    eps,
+    momentum,
+    maximize,
+    decay,
+    centered,
+    small_avg_weight,
+    use_momentum,
+):
+    """torch's single-tensor RMSprop: L2 decay, centered (``grad_avg``), momentum, maximize.
+
+    ``sq_weight`` is ``1 - alpha``; ``avg_weight`` the same value, the weight of
+    ``grad_avg.lerp_(g, 1 - alpha)``, and ``avg_keep`` is ``1 - avg_weight``.
+    """
+    g = -grad if maximize else grad
+    if decay:
+        g = g + weight_decay * param
+    v = square_avg * alpha
+    v = v + sq_weight * g * g
+    ga = grad_avg
+    if centered:
+        # torch's lerp switches formula at weight 0.5 to stay exact near both ends
+        if small_avg_weight:
+            ga = grad_avg + avg_weight * (g - grad_avg)
+        else:
+            ga = g - (g - grad_avg) * avg_keep
+        avg = sqrt(v - ga * ga) + eps
+    else:
+        avg = sqrt(v) + eps
+    b = momentum_buffer
+    if use_momentum:
+        b = momentum_buffer * momentum + g / avg
+        p = param + neg_lr * b
+    else:
+        p = param + neg_lr * g / avg
+    return p, v, ga, b
+
+
+def rmsprop_plan(group, cast):
+    alpha = group["alpha"]
+    momentum = group["momentum"]
+    avg_weight = cast(1 - alpha)
+    return {
+        "neg_lr": cast(-group["lr"]),
+        "weight_decay": cast(group["weight_decay"]),
+        "alpha": cast(alpha),
+        "sq_weight": avg_weight,
+        "avg_weight": avg_weight,
+        "avg_keep": cast(1) - avg_weight,
+        "eps": cast(group["eps"]),
+        "momentum": cast(momentum),
+        "maximize": bool(group["maximize"]),
+        "decay": bool(group["weight_decay"] != 0),
+        "centered": bool(group["centered"]),
+        # only read when centered: kept off otherwise, so no variant is compiled for nothing
+        "small_avg_weight": bool(group["centered"]) and bool(abs(avg_weight) < 0.5),
+        "use_momentum": bool(momentum > 0),
+    }
+
+
+register_update(
+    "rmsprop_update",
+    update(
+        rmsprop_rule,
+        rmsprop_plan,
+        writes=("param", "square_avg", "grad_avg", "momentum_buffer"),
+        static=("maximize", "decay", "centered", "small_avg_weight", "use_momentum"),
+        optional={"grad_avg": "centered", "momentum_buffer": "use_momentum"},
+        counters=("step",),
+    ),
+)
+
+# ---- Adagrad -----------------------------------------------------------------------------------
+
+
+@scalar
+def adagrad_step_size(step, lr, lr_decay):
+    """torch's ``clr = lr / (1 + (step - 1) * lr_decay)`` in double precision (step is a python
+    float there); the element rule reads ``-clr``."""
+    return (-(lr / (1 + (step - 1) * lr_decay)),)
+
+
+@scalar
+def adagrad_rule(param, grad, sum, neg_clr, weight_decay, eps, maximize, decay):
+    """torch's single-tensor Adagrad (dense gradients): L2 decay, lr decay, maximize.  ``sum``
+    is torch's state key, the running sum of squared gradients."""
+    g = -grad if maximize else grad
+    if decay:
+        g = g + weight_decay * param
+    s = sum + g * g
+    std = sqrt(s) + eps
+    return param + neg_clr * g / std, s
+
+
+def adagrad_plan(group, cast):
+    return {
+        "weight_decay": cast(group["weight_decay"]),
+        "eps": cast(group["eps"]),
+        "lr": float(group["lr"]),
+        "lr_decay": float(group["lr_decay"]),
+        "maximize": bool(group["maximize"]),
+        "decay": bool(group["weight_decay"] != 0),
+    }
+
+
+register_update(
+    "adagrad_update",
+    update(
+        adagrad_rule,
+        adagrad_plan,
+        writes=("param", "sum"),
+        static=("maximize", "decay"),
+        counters=("step",),
+        per_tensor=(adagrad_step_size, ("neg_clr",)),
+    ),
+)
+
+# ---- Adadelta ----------------------------------------------------------------------------------
+
+
+@scalar
+def adadelta_rule(
+    param, grad, square_avg, acc_delta, neg_lr, weight_decay, rho, sq_weight, eps, maximize, decay
+):
+    """torch's single-tensor Adadelta: L2 decay, maximize; ``sq_weight`` is ``1 - rho``."""
+    g = -grad if maximize else grad
+    if decay:
+        g = g + weight_decay * param
+    v = square_avg * rho
+    v = v + sq_weight * g * g
+    std = sqrt(v + eps)
+    delta = sqrt(acc_delta + eps)
+    delta = delta / std * g
+    a = acc_delta * rho
+    a = a + sq_weight * delta * delta
+    return param + neg_lr * delta, v, a
+
+
+def adadelta_plan(group, cast):
+    rho = group["rho"]
+    return {
+        "neg_lr": cast(-group["lr"]),
+        "weight_decay": cast(group["weight_decay"]),
+        "rho": cast(rho),
+        "sq_weight": cast(1 - rho),
+        "eps": cast(group["eps"]),
+        "maximize": bool(group["maximize"]),
+        "decay": bool(group["weight_decay"] != 0),
+    }
+
+
+register_update(
+    "adadelta_update",
+    update(
+        adadelta_rule,
+        adadelta_plan,
+        writes=("param", "square_avg", "acc_delta"),
+        static=("maximize", "decay"),
+        counters=("step",),
+    ),
+)
+
+# ---- Adamax ------------------------------------------------------------------------------------
+
+
+@scalar
+def adamax_step_size(step, lr, beta1):
+    """torch's ``clr = lr / (1 - beta1 ** step)`` in double precision; the rule reads -clr."""
+    return (-(lr / (1 - power(beta1, step))),)
+
+
+@scalar
+def adamax_rule(
+    param,
+    grad,
+    exp_avg,
+    exp_inf,
+    neg_clr,
+    weight_decay,
+    avg_weight,
+    avg_keep,
+    beta2,
+    eps,
+    maximize,
+    decay,
+    small_avg_weight,
+):
+    """torch's single-tensor Adamax: ``exp_inf = maximum(exp_inf * beta2, |g| + eps)``."""
+    g = -grad if maximize else grad
+    if decay:
+        g = g + weight_decay * param
+    if small_avg_weight:
+        m = exp_avg + avg_weight * (g - exp_avg)
+    else:
+        m = g - (g - exp_avg) * avg_keep
+    a = exp_inf * beta2
+    b = (g if g > 0 else -g) + eps
+    # torch.maximum propagates NaN from either side
+    u = b if (b > a or b != b) else a
+    return param + neg_clr * m / u, m, u
+
+
+def adamax_plan(group, cast):
+    beta1, beta2 = group["betas"]
+    avg_weight = cast(1 - beta1)
+    return {
+        "weight_decay": cast(group["weight_decay"]),
+        "avg_weight": avg_weight,
+        "avg_keep": cast(1) - avg_weight,
+        "beta2": cast(beta2),
+        "eps": cast(group["eps"]),
+        "lr": float(group["lr"]),
+        "beta1": float(beta1),
+        "maximize": bool(group["maximize"]),
+        "decay": bool(group["weight_decay"] != 0),
+        "small_avg_weight": bool(abs(avg_weight) < 0.5),
+    }
+
+
+register_update(
+    "adamax_update",
+    update(
+        adamax_rule,
+        adamax_plan,
+        writes=("param", "exp_avg", "exp_inf"),
+        static=("maximize", "decay", "small_avg_weight"),
+        counters=("step",),
+        per_tensor=(adamax_step_size, ("neg_clr",)),
+    ),
+)
+
+# ---- RAdam -------------------------------------------------------------------------------------
+
+
+@scalar
+def radam_step_sizes(step, beta1, beta2, half):
+    """torch's per-tensor scalars of RAdam, in double precision: the bias corrections and the
+    variance rectification (0 while the approximated SMA length ``rho_t`` is at most 5, when
+    torch takes the un-adapted step).  ``half`` is 0.5 passed at run time (see
+    :func:`adam_bias_corrections`: torch's ``** 0.5`` is a pow)."""
+    bias_correction1 = 1 - power(beta1, step)
+    bias_correction2 = 1 - power(beta2, step)
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * power(beta2, step) / bias_correction2
+    rect = 0.0
+    if rho_t > 5.0:
+        rect = power(
+            (rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t), half
+        )
+    return bias_correction1, power(bias_correction2, half), rect
+
+
+@scalar
+def radam_rule(
+    param,
+    grad,
+    exp_avg,
+    exp_avg_sq,
+    weight_decay,
+    param_decay,
+    avg_weight,
+    avg_keep,
+    sq_decay,
+    sq_weight,
+    eps,
+    lr,
+    bias_correction1,
+    bias_correction2_sqrt,
+    rect,
+    maximize,
+    decay,
+    decoupled,
+    small_avg_weight,
+):
+    """torch's single-tensor RAdam: L2 or decoupled decay, maximize.  The adaptive factor is
+    torch's ``bias_correction2 ** 0.5 / denom``, which python evaluates as
+    ``denom.reciprocal() * bias_correction2 ** 0.5``."""
+    g = -grad if maximize else grad
+    p = param
+    if decay:
+        if decoupled:
+            p = p * param_decay
+        else:
+            g = g + weight_decay * p
+    if small_avg_weight:
+        m = exp_avg + avg_weight * (g - exp_avg)
+    else:
+        m = g - (g - exp_avg) * avg_keep
+    v = exp_avg_sq * sq_decay
+    v = v + sq_weight * g * g
+    step_dir = m / bias_correction1 * lr
+    if rect > zero_of(rect):
+        denom = sqrt(v) + eps
+        step_dir = step_dir * (one_of(denom) / denom * bias_correction2_sqrt) * rect
+    return p - step_dir, m, v
+
+
+def radam_plan(group, cast):
+    lr = float(group["lr"])
+    beta1, beta2 = group["betas"]
+    weight_decay = group["weight_decay"]
+    avg_weight = cast(1 - beta1)
+    return {
+        "weight_decay": cast(weight_decay),
+        "param_decay": cast(1 - lr * weight_decay),
+        "avg_weight": avg_weight,
+        "avg_keep": cast(1) - avg_weight,
+        "sq_decay": cast(beta2),
+        "sq_weight": cast(1 - beta2),
+        "eps": cast(group["eps"]),
+        "lr": cast(lr),
+        "beta1": float(beta1),
+        "beta2": float(beta2),
+        "half": 0.5,
+        "maximize": bool(group["maximize"]),
+        "decay": bool(weight_decay != 0),
+        "decoupled": bool(group["decoupled_weight_decay"]),
+        "small_avg_weight": bool(abs(avg_weight) < 0.5),
+    }
+
+
+register_update(
+    "radam_update",
+    update(
+        radam_rule,
+        radam_plan,
+        writes=("param", "exp_avg", "exp_avg_sq"),
+        static=("maximize", "decay", "decoupled", "small_avg_weight"),
+        counters=("step",),
+        per_tensor=(radam_step_sizes, ("bias_correction1", "bias_correction2_sqrt", "rect")),
+    ),
+)
+
+# ---- NAdam -------------------------------------------------------------------------------------
+
+
+@scalar
+def round_to_float32(x):
+    """``x`` rounded to the nearest float32, as a float64 (so arithmetic on it stays in
+    double precision in plain Python too, where numpy would keep a float32 result float32)."""
+    return np.float64(np.float32(x))
+
+
+@scalar
+def nadam_step_sizes(step, mu_product, lr, beta1, beta2, momentum_decay, half):
+    """torch's per-tensor NAdam scalars (non-capturable path): the momentum cache ``mu`` of
+    this step and the next, the float32 ``mu_product *= mu`` (a float32 product, which the
+    double product of the float32 operands rounds to exactly), then in double precision the
+    coefficients of the gradient and of ``exp_avg``, and ``bias_correction2``."""
+    bias_correction2 = 1 - power(beta2, step)
+    mu = beta1 * (1.0 - half * power(0.96, step * momentum_decay))
+    mu_next = beta1 * (1.0 - half * power(0.96, (step + 1) * momentum_decay))
+    mu_product = round_to_float32(mu_product * round_to_float32(mu))
+    mu_product_next = mu_product * mu_next
+    grad_coef = -lr * (1.0 - mu) / (1.0 - mu_product)
+    avg_coef = (-lr * mu_next) / (1.0 - mu_product_next)
+    return mu_product, bias_correction2, grad_coef, avg_coef
+
+
+@scalar
+def nadam_rule(
+    param,
+    grad,
+    exp_avg,
+    exp_avg_sq,
+    weight_decay,
+    param_decay,
+    avg_weight,
+    avg_keep,
+    sq_decay,
+    sq_weight,
+    eps,
+    bias_correction2,
+    grad_coef,
+    avg_coef,
+    maximize,
+    decay,
+    decoupled,
+    small_avg_weight,
+):
+    """torch's single-tensor NAdam: L2 or decoupled decay, maximize."""
+    g = -grad if maximize else grad
+    p = param
+    if decay:
+        if decoupled:
+            p = p * param_decay
+        else:
+            g = g + weight_decay * p
+    if small_avg_weight:
+        m = exp_avg + avg_weight * (g - exp_avg)
+    else:
+        m = g - (g - exp_avg) * avg_keep
+    v = exp_avg_sq * sq_decay
+    v = v + sq_weight * g * g
+    denom = sqrt(v / bias_correction2) + eps
+    p = p + grad_coef * g / denom
+    return p + avg_coef * m / denom, m, v
+
+
+def nadam_plan(group, cast):
+    values = radam_plan(group, cast)
+    del values["beta1"], values["lr"]
+    values["lr"] = float(group["lr"])
+    values["beta1"] = float(group["betas"][0])
+    values["momentum_decay"] = float(group["momentum_decay"])
+    return values
+
+
+register_update(
+    "nadam_update",
+    update(
+        nadam_rule,
+        nadam_plan,
+        writes=("param", "exp_avg", "exp_avg_sq"),
+        static=("maximize", "decay", "decoupled", "small_avg_weight"),
+        counters=("step",),
+        tensor_states=("mu_product",),
+        per_tensor=(
+            nadam_step_sizes,
+            ("mu_product", "bias_correction2", "grad_coef", "avg_coef"),
+        ),
     ),
 )

@@ -51,6 +51,11 @@ class Optimizer:
         state: dict mapping a parameter to its per-parameter state (a dict of tensors).
     """
 
+    # state tensors have their parameter's shape (checked when a state dict is loaded)...
+    _param_shaped_state = True
+    # ...except these per-parameter float32 0-d states, which keep their own dtype
+    _per_tensor_keys = ("step",)
+
     def __init__(self, params, defaults):
         self._check_hparams(defaults, "")
         self.defaults = defaults
@@ -222,7 +227,12 @@ class Optimizer:
         for k, v in state_dict["state"].items():
             if k in id_map:
                 param = id_map[k]
-                state[param] = {key: _cast_state(param, key, val, k) for key, val in v.items()}
+                state[param] = {
+                    key: _cast_state(
+                        param, key, val, k, self._param_shaped_state, self._per_tensor_keys
+                    )
+                    for key, val in v.items()
+                }
             else:
                 state[k] = copy.deepcopy(v)
         new_groups = []
@@ -541,20 +551,28 @@ def _empty_state(p):
     return from_numpy(np.empty(p._data.shape, p._data.dtype))
 
 
-def _cast_state(param, key, value, index):
-    """Copy one loaded state value; tensors become numgrad Tensors of the parameter's dtype."""
+def _cast_state(param, key, value, index, shaped=True, per_tensor_keys=("step",)):
+    """Copy one loaded state value; tensors become numgrad Tensors of the parameter's dtype
+    (those in lists and tuples too, as torch casts them).  ``shaped``: state tensors must have
+    the parameter's shape (update ops index them per element; LBFGS's are flat vectors).
+    ``per_tensor_keys`` keep their dtype (the update makes them float32 0-d tensors; torch
+    casts NAdam's ``mu_product`` to the parameter's dtype on load, a quirk not copied)."""
     if isinstance(value, (bool, int, float, complex, str)) or value is None:
         return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(
+            _cast_state(param, key, v, index, shaped, per_tensor_keys) for v in value
+        )
     if isinstance(value, Tensor):
         arr = value._data
     elif hasattr(value, "__array__"):
         arr = np.asarray(value.detach() if hasattr(value, "detach") else value)
     else:
         return copy.deepcopy(value)
-    if key == "step":
+    if key in per_tensor_keys:
         # the step count keeps its own dtype (torch: float32), never the parameter's
         return from_numpy(np.array(arr, copy=True))
-    if arr.shape != param._data.shape:
+    if shaped and arr.shape != param._data.shape:
         raise ValueError(
             f"loaded state {key!r} of parameter {index} has shape {tuple(arr.shape)}; the "
             f"parameter has shape {tuple(param._data.shape)}"

@@ -126,9 +126,9 @@ NO_TORCH = {
 
 # A custom Function's saved index, changed in place before backward: the user's kernel must
 # not see it (torch raises RuntimeError from ctx.saved_tensors).  numgrad's Function receives
-# numpy arrays, torch's receives tensors, so the sources differ.
+# numpy arrays (KernelFunction), torch's receives tensors, so the sources differ.
 _GATHER_NG = """
-class Gather(L.autograd.Function):
+class Gather(L.autograd.KernelFunction):
     @staticmethod
     def forward(ctx, x, i):
         ctx.save_for_backward(i)
@@ -144,7 +144,7 @@ class Gather(L.autograd.Function):
 """
 _GATHER_TORCH = _GATHER_NG.replace(
     "np.zeros((ctx.n,) + grad.shape[1:])", "grad.new_zeros(ctx.n, 3)"
-)
+).replace("KernelFunction", "Function")
 _GATHER_TORCH = _GATHER_TORCH.replace("np.add.at(out, i, grad)", "out.index_add_(0, i, grad)")
 _GATHER_USE = (
     _X + "i = L.tensor([0, 2, 2]); y = Gather.apply(x, i); i.add_(10**8)\n"

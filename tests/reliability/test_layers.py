@@ -47,6 +47,7 @@ CORE = {
     "numgrad.autograd.engine": 6,
     "numgrad.autograd.function": 6,
     "numgrad.autograd.gradcheck": 6,
+    "numgrad.autograd.higher": 6,
     "numgrad.tensor": 7,
 }
 GROUND = (

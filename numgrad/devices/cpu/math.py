@@ -291,3 +291,104 @@ _libm("floor", np.floor)
 _libm("ceil", np.ceil)
 _libm("trunc", np.trunc)
 _libm("rint", np.rint)
+
+# trigonometric, hyperbolic and special functions: libm calls, in the argument's precision
+# (Numba calls sinf, erff... for float32), not vectorised: simple, and as accurate as libm
+_libm("erfc", math.erfc)
+_libm("sin", math.sin)
+_libm("cos", math.cos)
+_libm("tan", math.tan)
+_libm("asin", math.asin)
+_libm("acos", math.acos)
+_libm("atan", math.atan)
+_libm("sinh", math.sinh)
+_libm("cosh", math.cosh)
+_libm("asinh", math.asinh)
+_libm("acosh", math.acosh)
+_libm("atanh", math.atanh)
+_libm("log10", math.log10)
+_libm("log2", math.log2)
+_libm("expm1", math.expm1)
+_libm("exp2", np.exp2)
+
+
+@overload(m.atan2, inline="always")
+def _atan2(y, x):
+    return lambda y, x: math.atan2(y, x)
+
+
+@overload(m.hypot, inline="always")
+def _hypot(x, y):
+    return lambda x, y: math.hypot(x, y)
+
+
+@overload(m.signbit, inline="always")
+def _signbit(x):
+    if isinstance(x, types.Float):
+        return lambda x: math.copysign(1.0, x) < 0.0
+    return lambda x: x < 0
+
+
+# erfinv: the seam's algorithm (ops/math.py, _erfinv_float: Giles' approximation and Halley
+# steps), written again here, constants included: generated loops are cached by the hash of
+# this file only (tests/test_math_functions.py checks both against torch)
+_ERFINV_CENTRAL = (
+    2.81022636e-08,
+    3.43273939e-07,
+    -3.5233877e-06,
+    -4.39150654e-06,
+    0.00021858087,
+    -0.00125372503,
+    -0.00417768164,
+    0.246640727,
+    1.50140941,
+)
+_ERFINV_TAIL = (
+    -0.000200214257,
+    0.000100950558,
+    0.00134934322,
+    -0.00367342844,
+    0.00573950773,
+    -0.0076224613,
+    0.00943887047,
+    1.00167406,
+    2.83297682,
+)
+
+
+@njit(cache=True, error_model="numpy")
+def erfinv_float64(y):
+    """erfinv in float64 (see ``numgrad.ops.math.erfinv``)."""
+    a = abs(y)
+    if not a < 1.0:  # NaN, +-1 and beyond
+        return math.copysign(np.inf, y) if a == 1.0 else np.nan
+    w = -math.log((1.0 - a) * (1.0 + a))
+    p = 0.0
+    if w < 5.0:
+        w -= 2.5
+        for c in _ERFINV_CENTRAL:
+            p = p * w + c
+    else:
+        w = math.sqrt(w) - 3.0
+        for c in _ERFINV_TAIL:
+            p = p * w + c
+    x = p * a
+    if a < 0.5:
+        for _ in range(2):
+            r = math.erf(x) - a
+            x -= r / (1.1283791670955126 * math.exp(-x * x) + x * r)
+    else:
+        log_tail = math.log(1.0 - a)
+        for _ in range(3):
+            e = math.erfc(x)
+            g = math.log(e) - log_tail
+            h = 1.1283791670955126 * math.exp(-x * x) / e
+            x += 2.0 * g * h / (2.0 * h * h - g * (2.0 * x * h - h * h))
+    return math.copysign(x, y)
+
+
+@overload(m.erfinv)
+def _erfinv(x):
+    if x == types.float32:
+        return lambda x: np.float32(erfinv_float64(np.float64(x)))
+    return lambda x: erfinv_float64(np.float64(x))

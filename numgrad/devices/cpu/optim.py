@@ -111,12 +111,13 @@ def _source(spec, static):
     ]
     for col, slot in enumerate(present, 1):
         lines.append(f"        {slot} = carray(address_as_pointer(table[r, {col}], like), n)\n")
+    increments = spec.get("increments", counters)
     for col, c in enumerate(counters, 1 + len(present)):
-        lines += [
-            f"        {c}_ = carray(address_as_pointer(table[r, {col}], np.float32), 1)\n",
-            f"        {c} = {c}_[0] + one_of({c}_[0])\n",
-            f"        {c}_[0] = {c}\n",
-        ]
+        lines.append(f"        {c}_ = carray(address_as_pointer(table[r, {col}], np.float32), 1)\n")
+        if c in increments:
+            lines += [f"        {c} = {c}_[0] + one_of({c}_[0])\n", f"        {c}_[0] = {c}\n"]
+        else:
+            lines.append(f"        {c} = {c}_[0]\n")
     if pt is not None:
         # counters reach the per-tensor rule as float64, as torch's step does (a python float)
         pt_args = ", ".join(
@@ -124,7 +125,14 @@ def _source(spec, static):
         )
         names = spec["per_tensor_names"]
         lines.append(f"        {', '.join(names)}, = _per_tensor({pt_args})\n")
-        lines += [f"        {v} = cast_like({v}, like)\n" for v in names]
+        for v in names:
+            # a per-tensor state the rule wrote is stored back (float32); the others are cast
+            # to the element dtype
+            lines.append(
+                f"        {v}_[0] = {v}\n"
+                if v in counters
+                else f"        {v} = cast_like({v}, like)\n"
+            )
     call = []
     for a in inspect.signature(rule).parameters:
         if a in spec["slots"]:
@@ -212,3 +220,12 @@ class UpdateKernel:
 
 impl("sgd_update", "cpu", forward=UpdateKernel("sgd_update"))
 impl("adam_update", "cpu", forward=UpdateKernel("adam_update"))
+for _name in (
+    "rmsprop_update",
+    "adagrad_update",
+    "adadelta_update",
+    "adamax_update",
+    "radam_update",
+    "nadam_update",
+):
+    impl(_name, "cpu", forward=UpdateKernel(_name))
