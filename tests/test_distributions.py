@@ -275,6 +275,16 @@ def test_sample_statistics():
     assert (oh.sum(-1) == 1).all() and abs(oh[:, 1].mean() - 0.8) < 0.02
 
 
+@pytest.fixture(autouse=True)
+def _torch_validates_args():
+    # torch.compile (the asv torch-compiled benchmarks, run earlier in the suite) turns torch's
+    # default argument validation off process-wide; these tests compare against it on
+    old = torch.distributions.Distribution._validate_args
+    torch.distributions.Distribution.set_default_validate_args(True)
+    yield
+    torch.distributions.Distribution.set_default_validate_args(old)
+
+
 def _same_value_error(fn):
     with pytest.raises(ValueError) as th:
         fn(torch)
