@@ -140,7 +140,6 @@ try:
     from .tensor import Size, Tensor
 
     from . import autograd, cuda, nn, optim, utils  # noqa: E402, I001
-    from .compiler import compile  # noqa: A004  (torch's name)
     from .serialization import load, save
 
     # ---- issue 11 section: math ----
@@ -349,3 +348,13 @@ def set_num_threads(n):
     import scipy.linalg  # noqa: F401
 
     threadpool_limits(limits=n, user_api="blas")
+
+
+def compile(model=None, **kwargs):  # noqa: A001  (torch's name)
+    """``torch.compile``'s shape: see :func:`numgrad.compiler.compile` and docs/compile.md.
+
+    (The compiler package loads on first use, so a process that never compiles does not pay
+    for importing it.)"""
+    from .compiler import compile as _compile
+
+    return _compile(model, **kwargs)

@@ -71,3 +71,29 @@ def test_import_freezes_gc_unless_told_not_to(setting):
         assert frozen == 0
     else:
         assert frozen > 10_000
+
+
+def test_rarely_used_modules_load_on_first_use():
+    # docs/architecture.md, start-up: conv/index/layer kernels, the compiler, utils.data,
+    # lr_scheduler and distributions are imported when first used, not with numgrad
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numgrad as ng, numgrad.nn as nn\n"
+        "lazy = ['numgrad.devices.cpu.conv', 'numgrad.devices.cpu.index', "
+        "'numgrad.devices.cpu.layers', 'numgrad.compiler', 'numgrad.utils.data', "
+        "'numgrad.optim.lr_scheduler', 'numgrad.distributions']\n"
+        "print([m for m in lazy if m in sys.modules])\n"
+        "nn.functional.conv2d(ng.randn(1, 1, 4, 4), ng.randn(1, 1, 3, 3))\n"
+        "ng.cumsum(ng.randn(3), 0)\n"
+        "ng.compile(lambda x: x)\n"
+        "print([m for m in lazy[:4] if m in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert out[0] == "[]"
+    assert out[1] == str(
+        ["numgrad.devices.cpu.conv", "numgrad.devices.cpu.index", "numgrad.compiler"]
+    )

@@ -77,6 +77,7 @@ Devices
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import operator
 
@@ -95,6 +96,7 @@ ALL = ("bool",) + ARITH
 _DEVICES: dict = {}
 _ARRAYS: dict = {}  # device name -> its array API (register_device(..., array=))
 _PENDING: dict = {}  # op name -> [(device, forward, backward)] registered before the op
+_LAZY_IMPLS: dict = {}  # (device, op name) -> module whose import registers its impls
 # plan function -> {arguments: plan}; bounded, as a float attr (norm's p=nan) can defeat it
 _PLANS: dict = {}
 _PLANS_MAX = 4096
@@ -207,6 +209,9 @@ class Kernel:
             fn = self.impls.get(device)
             if fn is None:
                 builder = _device_builder(device)
+                lazy = _LAZY_IMPLS.pop((device, opname), None)
+                if lazy is not None:  # a device module loaded on first use (impl_lazily)
+                    importlib.import_module(lazy)
                 # importing the device package may have registered this kernel (impl)
                 fn = self.impls.get(device)
                 if fn is None and self.generic is not None:
@@ -271,6 +276,25 @@ def impl(op_name, device, forward=None, backward=None):
         if rule is None:
             raise KeyError(f"op '{op_name}' has no backward rule for '{name}' to implement")
         rule.impls[device] = fn
+
+
+def impl_lazily(device, module):
+    """Register ``module`` (a dotted name) as the place ``device``'s impls of some ops live,
+    imported the first time one of them runs: a device's rarely used kernels (convolutions,
+    index ops) then cost nothing at start-up.  The ops are the ``impl(<name>, "<device>", ...)``
+    calls in the module's source."""
+    import re
+    from pathlib import Path
+
+    spec = importlib.util.find_spec(module)
+    text = Path(spec.origin).read_text(encoding="utf-8")
+    dev = re.escape(device)
+    names = re.findall(rf'impl\(\s*"([\w.]+)",\s*"{dev}"', text)
+    # for _name in ("a", "b"):  impl(_name, "<device>", ...)
+    for group in re.findall(rf'for \w+ in \(([^)]*)\):\s*impl\(\w+,\s*"{dev}"', text):
+        names += re.findall(r'"([\w.]+)"', group)
+    for name in names:
+        _LAZY_IMPLS[(device, name)] = module
 
 
 def elementwise(fn, types=FLOAT, out=None, arg_types=None, refuse=None):

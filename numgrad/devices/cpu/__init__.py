@@ -5,4 +5,10 @@ array API the tape and the engine use on its arrays (numpy's); ``reduce``, ``nn`
 ``optim`` the optimizer updates over all parameters of a group."""
 
 # importing each module registers its kernels (impl / register_device)
-from . import array, conv, convert, index, layers, linalg, loops, nn, optim, reduce, shape  # noqa: F401, E402
+from ...ops.registry import impl_lazily  # noqa: E402
+from . import array, convert, linalg, loops, nn, optim, reduce, shape  # noqa: F401, E402
+
+# convolutions and pooling, the index ops and the normalization layers load on first use
+# (their @njit kernels cost ~15 ms of import; docs/architecture.md, start-up)
+for _module in ("conv", "index", "layers"):
+    impl_lazily("cpu", f"{__name__}.{_module}")
