@@ -298,6 +298,7 @@ try:
         take_along_dim,
         index_add,
     )
+    from .functional import equal
     # ---- end section: tensor_ops ----
     # ---- issue 11 section: function ----
     # ---- end section: function ----

@@ -2308,4 +2308,18 @@ def new_tensor(self, data, dtype=None, device=None, requires_grad=False):
     return _new_like(self, np.array(data), dtype, device, requires_grad)
 
 
+def equal(input, other):  # noqa: A002
+    """``True`` if both tensors have the same shape and elements (``torch.equal``)."""
+    a, b = _need_tensor(input, "equal"), _need_tensor(other, "equal")
+    if a._device is not b._device:
+        raise RuntimeError(
+            f"Expected all tensors to be on the same device, but found at least two devices, "
+            f"{a._device} and {b._device}!"
+        )
+    if tuple(a.shape) != tuple(b.shape):
+        return False
+    ha, hb = a._device.arrays.to_host(a._data), b._device.arrays.to_host(b._data)
+    return bool(np.array_equal(ha, hb))
+
+
 # ---- end section: tensor_ops ----

@@ -75,3 +75,69 @@ class enable_grad(_Mode):
 
 def is_grad_enabled():
     return GRAD_MODE.enabled
+
+
+# ---- anomaly mode ------------------------------------------------------------------------------
+
+
+class _Anomaly:
+    """``autograd.set_detect_anomaly``: process-wide, read once per recorded op."""
+
+    __slots__ = ("enabled", "check_nan")
+
+    def __init__(self):
+        self.enabled = False
+        self.check_nan = True
+
+
+ANOMALY = _Anomaly()
+
+
+def is_anomaly_enabled():
+    return ANOMALY.enabled
+
+
+def is_anomaly_check_nan_enabled():
+    return ANOMALY.check_nan
+
+
+class set_detect_anomaly:  # noqa: N801  (torch's name)
+    """``torch.autograd.set_detect_anomaly(mode, check_nan=True)``: while on, every recorded
+    op keeps the traceback of its forward call, and backward raises as soon as a rule returns
+    NaN or inf, naming the op and that traceback.  Works as a call and as a context manager."""
+
+    def __init__(self, mode, check_nan=True):
+        self.prev = (ANOMALY.enabled, ANOMALY.check_nan)
+        ANOMALY.enabled = bool(mode)
+        ANOMALY.check_nan = bool(check_nan)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        ANOMALY.enabled, ANOMALY.check_nan = self.prev
+
+
+class detect_anomaly(set_detect_anomaly):  # noqa: N801
+    """``torch.autograd.detect_anomaly()``: a context manager (or decorator) that turns anomaly
+    mode on."""
+
+    def __init__(self, check_nan=True):
+        self.prev = (ANOMALY.enabled, ANOMALY.check_nan)
+        self.check_nan = check_nan
+
+    def __enter__(self):
+        self.prev = (ANOMALY.enabled, ANOMALY.check_nan)
+        ANOMALY.enabled = True
+        ANOMALY.check_nan = bool(self.check_nan)
+        return self
+
+    def __call__(self, fn):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapped(*args, **kwargs):
+            with detect_anomaly(self.check_nan):
+                return fn(*args, **kwargs)
+
+        return wrapped

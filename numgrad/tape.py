@@ -31,10 +31,44 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import traceback
+import weakref
+
+import numpy as np
 
 from .capture import CAPTURE, capture_update, current_trace  # noqa: F401  (re-exported)
+from .grad_mode import ANOMALY
 from .ops.registry import _MISSING, missing_rule_error
+from .printing import grad_fn_name
 from .storage import TensorBase, _wrap
+
+# Tensor hooks (Tensor.register_hook / register_post_accumulate_grad_hook): for a leaf, keyed by
+# id(tensor) -> (weak reference, hooks) (a tensor's == is elementwise, so no WeakKeyDictionary);
+# for a non-leaf tensor, keyed weakly by its node.  Each ``hooks`` is an ordered {id: hook}
+# dict (numgrad/hooks.py).  The backward walk reads them only when one exists anywhere.
+LEAF_HOOKS: dict = {}
+POST_ACCUMULATE_HOOKS: dict = {}
+NODE_HOOKS = weakref.WeakKeyDictionary()
+
+
+def leaf_hooks(table, tensor, create=False):
+    """The hooks dict of ``tensor`` in ``table`` (LEAF_HOOKS or POST_ACCUMULATE_HOOKS)."""
+    key = id(tensor)
+    entry = table.get(key)
+    if entry is not None and entry[0]() is tensor:
+        return entry[1]
+    if not create:
+        return None
+
+    def gone(_ref, key=key):
+        e = table.get(key)
+        if e is not None and e[0] is _ref:
+            del table[key]
+
+    hooks = {}
+    table[key] = (weakref.ref(tensor, gone), hooks)
+    return hooks
+
 
 _next_seq = itertools.count().__next__
 
@@ -55,6 +89,7 @@ class Node:
         "retained",
         "freed",
         "device",
+        "stack",
         "__weakref__",
     )
 
@@ -71,6 +106,7 @@ class Node:
         self.versions = None
         self.retained = None
         self.freed = False
+        self.stack = None  # anomaly mode: the forward call's traceback
 
     @property
     def name(self):
@@ -78,12 +114,64 @@ class Node:
 
     @property
     def next_functions(self):
+        """torch's ``((node, 0), ...)``, one pair per input: the input's node, an
+        ``AccumulateGrad`` for a leaf that requires grad (``.variable`` is the leaf), or None."""
         if self.parents is None:
             return ()
-        return tuple(p if isinstance(p, Node) else None for p in self.parents)
+        return tuple(
+            (p if isinstance(p, Node) else AccumulateGrad(p) if p is not None else None, 0)
+            for p in self.parents
+        )
 
     def __repr__(self):
         return f"<{self.op.name} backward>"
+
+
+class AccumulateGrad:
+    """The sink of a leaf's gradient in ``next_functions`` (torch's ``AccumulateGrad``)."""
+
+    __slots__ = ("variable",)
+    name = "AccumulateGrad"
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    next_functions = ()
+
+    def __repr__(self):
+        return "<AccumulateGrad>"
+
+
+def _run_hooks(hooks, g, device):
+    """Call each tensor hook with the gradient (a tensor); one may return a replacement."""
+    for hook in list(hooks.values()):
+        r = hook(_wrap(g, device))
+        if r is not None:
+            arr = getattr(r, "_data", r)
+            if getattr(arr, "shape", None) != g.shape:
+                raise RuntimeError(
+                    f"hook {getattr(hook, '__name__', hook)!r} returned a gradient of shape "
+                    f"{tuple(getattr(arr, 'shape', ()))}, expected {tuple(g.shape)}"
+                )
+            g = arr
+    return g
+
+
+def _check_finite(node, i, g):
+    """Anomaly mode: a rule's result holding NaN or inf raises, naming the op and where its
+    forward ran (torch: "Function 'XBackward0' returned nan values in its 0th output")."""
+    host = np.asarray(node.device.arrays.to_host(g))
+    if host.dtype.kind not in "fc" or np.isfinite(host).all():
+        return
+    what = "nan" if np.isnan(host).any() else "inf"
+    where = ""
+    if node.stack:
+        where = "\nTraceback of the forward call that caused the error:\n" + "".join(
+            traceback.format_list(node.stack)
+        )
+    raise RuntimeError(
+        f"Function '{grad_fn_name(node)}' returned {what} values in its {i}th output." + where
+    )
 
 
 def _freed_error():
@@ -199,7 +287,21 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
             trace.array("add", (a, b), (c,), None, device)
         return c
 
-    def deliver_leaf(leaf, g, fresh):
+    deferred = {}  # leaves with hooks: their gradient is summed first, then delivered once
+
+    def deliver_leaf(leaf, g, fresh, final=False):
+        if (LEAF_HOOKS or POST_ACCUMULATE_HOOKS) and not final:
+            if leaf_hooks(LEAF_HOOKS, leaf) or leaf_hooks(POST_ACCUMULATE_HOOKS, leaf):
+                # as torch's AccumulateGrad: the hooks see the leaf's whole gradient, once
+                prev = deferred.get(id(leaf))
+                deferred[id(leaf)] = (leaf, g if prev is None else add(leaf._device, prev[1], g))
+                return
+        if LEAF_HOOKS:
+            hooks = leaf_hooks(LEAF_HOOKS, leaf)
+            if hooks:
+                g2 = _run_hooks(hooks, g, leaf._device)
+                fresh = fresh and g2 is g
+                g = g2
         api = leaf._device.arrays
         if wanted is not None:
             ks = wanted.get(id(leaf))
@@ -228,6 +330,9 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
             api.accumulate(gd, g)
             if trace is not None:
                 trace.array("accumulate", (gd, g), (gd,), None, leaf._device)
+        if POST_ACCUMULATE_HOOKS:  # after .grad is set or accumulated into
+            for hook in list((leaf_hooks(POST_ACCUMULATE_HOOKS, leaf) or {}).values()):
+                hook(leaf)
 
     for root, g in zip(roots, root_grads):
         node = root._node
@@ -244,6 +349,10 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
     while heap:
         _, node = heapq.heappop(heap)
         grad = pending.pop(node)
+        if NODE_HOOKS:
+            hooks = NODE_HOOKS.get(node)
+            if hooks:
+                grad = _run_hooks(hooks, grad, node.device)
         if node.freed:
             raise _freed_error()
         if wanted is not None and id(node) in wanted:
@@ -259,6 +368,8 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
         device = node.device
         array_type = device.arrays.array_type
         for i, parent, g, fresh in _input_grads(node, grad, device.type, trace):
+            if ANOMALY.enabled and ANOMALY.check_nan:
+                _check_finite(node, i, g)
             if type(g) is not array_type or g.shape != node.shapes[i] or g.dtype != node.dtypes[i]:
                 # the gradient lives on the input's device (a device copy's differs from its own)
                 g2 = _fix(g, node.shapes[i], node.dtypes[i], parent.device, trace)
@@ -277,6 +388,9 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
             node.versions = None
             node.parents = None
             node.freed = True
+
+    for leaf, g in deferred.values():
+        deliver_leaf(leaf, g, False, final=True)
 
     if inputs is not None:
         out = []
@@ -380,6 +494,8 @@ def record(op, rules, args, arrays, attrs, out, out_arr, extras, device):
                 saved[name] = extras[op.outputs.index(name) - 1]
         node.saved = saved
         node.versions = versions
+    if ANOMALY.enabled:
+        node.stack = traceback.extract_stack()[:-3]
     out._node = node
     out._rg = True
     return node

@@ -16,7 +16,9 @@ import numpy as np
 
 from . import dtypes as D
 from . import functional as F
+from . import hooks as _hooks
 from . import inplace
+from . import tape as _tape
 from .autograd.engine import backward as _backward
 from .capture import CAPTURE, capture, host_read
 from .grad_mode import GRAD_MODE
@@ -176,6 +178,30 @@ class Tensor(TensorBase):
     @property
     def grad_fn(self):
         return self._node
+
+    def register_hook(self, hook):
+        """``hook(grad) -> Tensor or None`` runs when this tensor's gradient is computed in
+        backward; a returned tensor replaces the gradient.  Returns a handle (``.remove()``)."""
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._node is None:
+            hooks = _tape.leaf_hooks(_tape.LEAF_HOOKS, self, create=True)
+        else:
+            hooks = _tape.NODE_HOOKS.get(self._node)
+            if hooks is None:
+                hooks = _tape.NODE_HOOKS[self._node] = {}
+        return _hooks.add(hooks, hook)
+
+    def register_post_accumulate_grad_hook(self, hook):
+        """``hook(tensor)`` runs after backward has accumulated into this leaf's ``.grad``."""
+        if self._node is not None:
+            raise RuntimeError(
+                "post accumulate grad hooks cannot be registered on non-leaf tensors"
+            )
+        if not self._rg:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        hooks = _tape.leaf_hooks(_tape.POST_ACCUMULATE_HOOKS, self, create=True)
+        return _hooks.add(hooks, hook)
 
     def retain_grad(self):
         """Keep ``.grad`` on this non-leaf tensor after backward (leaves always keep it)."""
@@ -976,6 +1002,7 @@ class Tensor(TensorBase):
     tril_ = inplace.tril_
     triu_ = inplace.triu_
 
+    equal = F.equal
     # ---- end section: tensor_ops ----
     # ---- issue 11 section: layers ----
     # ---- end section: layers ----

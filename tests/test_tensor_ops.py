@@ -409,3 +409,13 @@ def test_prod_and_cumprod_gradients_with_zeros():
         (m.prod(t, 1).sum() + m.cumprod(t, 1).sum() + m.prod(t)).backward()
         grads[m] = t.grad.numpy()
     np.testing.assert_allclose(grads[numgrad], grads[torch], rtol=1e-12)
+
+
+def test_equal_as_torch():
+    import torch
+
+    cases = [([1.0, 2.0], [1.0, 2.0]), ([1.0, 2.0], [1.0, 3.0]), ([1.0, 2.0], [[1.0, 2.0]])]
+    for a, b in cases:
+        want = torch.equal(torch.tensor(a), torch.tensor(b))
+        assert numgrad.equal(numgrad.tensor(a), numgrad.tensor(b)) is want
+        assert numgrad.tensor(a).equal(numgrad.tensor(b)) is want

@@ -7,7 +7,9 @@ from collections import OrderedDict
 import numpy as np
 
 from .. import dtypes as D
-from ..grad_mode import no_grad
+from .. import hooks as _hooks
+from ..autograd.function import Function
+from ..grad_mode import GRAD_MODE, no_grad
 from ..tensor import Tensor, check_device, move_to_device, parse_to_args
 from .parameter import Parameter
 
@@ -255,7 +257,31 @@ class Module:
         )
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if "_hooks" not in self.__dict__:  # no hook was ever registered: the plain call
+            return self.forward(*args, **kwargs)
+        return _call_with_hooks(self, args, kwargs)
+
+    # ---- hooks (torch's Module hooks; numgrad/hooks.py handles) ----------------------------
+    def _hook_dict(self, kind):
+        hooks = self.__dict__.get("_hooks")
+        if hooks is None:
+            hooks = {"forward_pre": {}, "forward": {}, "backward": {}}
+            object.__setattr__(self, "_hooks", hooks)
+        return hooks[kind]
+
+    def register_forward_pre_hook(self, hook):
+        """``hook(module, args) -> None or new args`` before each forward; returns a handle."""
+        return _hooks.add(self._hook_dict("forward_pre"), hook)
+
+    def register_forward_hook(self, hook):
+        """``hook(module, args, output) -> None or a new output`` after each forward."""
+        return _hooks.add(self._hook_dict("forward"), hook)
+
+    def register_full_backward_hook(self, hook):
+        """``hook(module, grad_input, grad_output) -> None or new grad_input``, called when the
+        gradients with respect to the module's inputs are computed (``None`` for inputs that
+        need no gradient), as torch's."""
+        return _hooks.add(self._hook_dict("backward"), hook)
 
     def extra_repr(self):
         """The text between the parentheses of this module's repr (torch's hook: a layer
@@ -307,3 +333,90 @@ def _as_array(v):
     if hasattr(v, "detach"):  # a torch tensor
         return v.detach().cpu().numpy()
     return np.asarray(v)
+
+
+# ---- module hooks ---------------------------------------------------------------------------
+
+
+def _call_with_hooks(module, args, kwargs):
+    hooks = module._hooks
+    for hook in list(hooks["forward_pre"].values()):
+        r = hook(module, args)
+        if r is not None:
+            args = r if isinstance(r, tuple) else (r,)
+    backward = list(hooks["backward"].values())
+    state = None
+    if backward and GRAD_MODE.enabled:
+        state = {"module": module, "hooks": backward, "grad_output": None, "n_in": 0}
+        args = _BackwardHookIn.wrap(state, args)
+    out = module.forward(*args, **kwargs)
+    for hook in list(hooks["forward"].values()):
+        r = hook(module, args, out)
+        if r is not None:
+            out = r
+    if state is not None:
+        out = _BackwardHookOut.wrap(state, out)
+    return out
+
+
+def _call_backward_hooks(state, grad_input):
+    for hook in state["hooks"]:
+        r = hook(state["module"], grad_input, state["grad_output"])
+        if r is not None:
+            grad_input = tuple(r) if isinstance(r, (tuple, list)) else (r,)
+    return grad_input
+
+
+class _BackwardHookOut(Function):
+    """Identity on the module's outputs: its backward sees grad_output (and, when no input
+    needs a gradient, is where the hooks run, with grad_input all None, as torch does)."""
+
+    @staticmethod
+    def forward(ctx, state, *outs):
+        ctx.state = state
+        return outs if len(outs) > 1 else outs[0]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        state = ctx.state
+        state["grad_output"] = grads
+        if state["n_in"] == 0:
+            _call_backward_hooks(state, (None,))
+        return (None, *grads)
+
+    @staticmethod
+    def wrap(state, out):
+        if isinstance(out, Tensor) and out.requires_grad:
+            return _BackwardHookOut.apply(state, out)
+        if isinstance(out, tuple) and any(isinstance(o, Tensor) for o in out):
+            res = _BackwardHookOut.apply(state, *out)
+            return res if isinstance(res, tuple) else (res,)
+        return out
+
+
+class _BackwardHookIn(Function):
+    """Identity on the module's tensor inputs that need a gradient: its backward runs last
+    in the module and calls the hooks with grad_input."""
+
+    @staticmethod
+    def forward(ctx, state, *xs):
+        ctx.state = state
+        return xs if len(xs) > 1 else xs[0]
+
+    @staticmethod
+    def backward(ctx, *grads):
+        grads = _call_backward_hooks(ctx.state, grads)
+        return (None, *grads)
+
+    @staticmethod
+    def wrap(state, args):
+        idx = [i for i, a in enumerate(args) if isinstance(a, Tensor) and a.requires_grad]
+        state["n_in"] = len(idx)
+        if not idx:
+            return args
+        res = _BackwardHookIn.apply(state, *[args[i] for i in idx])
+        res = res if isinstance(res, tuple) else (res,)
+        args = list(args)
+        for i, r in zip(idx, res):
+            args[i] = r
+        return tuple(args)

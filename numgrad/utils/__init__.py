@@ -7,10 +7,12 @@ start-up.
 
 import importlib
 
-__all__ = ["data"]
+__all__ = ["data", "checkpoint", "hooks"]
 
 
 def __getattr__(name):
-    if name == "data":
-        return importlib.import_module(".data", __name__)
+    if name in ("data", "checkpoint"):
+        return importlib.import_module(f".{name}", __name__)
+    if name == "hooks":  # torch.utils.hooks.RemovableHandle
+        return importlib.import_module("numgrad.hooks")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
