@@ -17,34 +17,6 @@ NO_DOUBLE_BACKWARD: dict[str, str] = {
     "remainder": "its y-rule multiplies by floor_divide(x, y), which has no derivative "
     "(first-order floor_divide raises in torch and here; torch's second order takes it as 0)",
     "remainder_fn": "as remainder",
-    # fused kernels (docs/conv.md, ops/layers.py) whose backward has no Tensor formula yet
-    **{
-        name: "conv/pool/norm kernels: no Tensor-level backward formula yet"
-        for name in (
-            "F.conv1d",
-            "F.conv2d",
-            "F.conv_transpose1d",
-            "F.conv_transpose2d",
-            "F.max_pool1d",
-            "F.max_pool2d",
-            "F.avg_pool1d",
-            "F.avg_pool2d",
-            "F.adaptive_avg_pool1d",
-            "F.adaptive_avg_pool2d",
-            "F.adaptive_max_pool1d",
-            "F.adaptive_max_pool2d",
-            "F.layer_norm",
-            "F.batch_norm_train",
-            "F.pad",
-        )
-    },  # fmt: skip
-    "prod": "torch's zero-aware product formula is not written yet",
-    "prod_method": "as prod",
-    "cumprod": "as prod (zero-aware cumulative product)",
-    "cumprod_method": "as cumprod",
-    "diagonal": "its backward (a diagonal embedding) has no Tensor form yet",
-    "diagonal_method": "as diagonal",
-    "trace": "built on diagonal",
 }
 
 TOL = {"rtol": 1e-7, "atol": 1e-9}

@@ -32,11 +32,13 @@ import textwrap
 import numpy as np
 
 from .. import functional as _functional
+from ..dispatch import apply as _apply
 from ..grad_mode import enable_grad
 from ..ops import math as _seam
 from ..ops.registry import _MISSING, missing_rule_error
 from ..storage import TensorBase, _wrap
 from ..tape import _freed_error, _version_error
+from .function import Function
 
 
 def _F():
@@ -517,7 +519,214 @@ def _embedding_back(s, _):
     return F.index_add(_zeros((n, d), g), 0, idx, g)
 
 
+# ---- the remaining plan ops: closed forms in public ops (derivatives.yaml's formulas) ----------
+
+
+def _pad_back(s, _):
+    plan, g = s["plan"], s["grad"]
+    x_shape = tuple(s["x_shape"])
+    if plan.constant:  # the gradient of the region that came from x, placed back
+        region = g[tuple(slice(a, b) for a, b in plan.place)]
+        z = _zeros(x_shape, g)
+        z[tuple(slice(a, b) for a, b in plan.crop)] = region
+        return z
+    shape = list(plan.out_shape)
+    for axis, src in reversed(plan.maps):  # undo each axis's gather, last first
+        shape[axis] = x_shape[axis]
+        idx = _wrap(g._device.arrays.from_host(np.asarray(src, np.int64)), g._device)
+        g = _F().index_add(_zeros(shape, g), axis, idx, g)
+    return g
+
+
+def _diagonal_back(s, _):
+    F = _F()
+    g = s["grad"]
+    shape = tuple(s["x_shape"])
+    nd = len(shape)
+    d1, d2, off = s["dim1"] % nd, s["dim2"] % nd, s["offset"]
+    others = [i for i in range(nd) if i not in (d1, d2)]
+    n = g.shape[-1]
+    rows = np.arange(n) + max(-off, 0)
+    cols = np.arange(n) + max(off, 0)
+    z = _zeros([shape[i] for i in others] + [shape[d1], shape[d2]], g)
+    z[(Ellipsis, rows, cols)] = g
+    perm = others + [d1, d2]
+    return F.permute(z, *[perm.index(i) for i in range(nd)])
+
+
+def _prod_except(x3):
+    # (A, R, B) -> the product over R of all but each element: R x R masks, any zeros allowed
+    F = _F()
+    r = x3.shape[1]
+    eye = _wrap(x3._device.arrays.from_host(np.eye(r, dtype=bool)), x3._device)
+    full = F.expand(x3.unsqueeze(1), x3.shape[0], r, r, x3.shape[2])
+    return F.prod(F.where(eye.reshape(1, r, r, 1), 1.0, full), 2)
+
+
+def _prod_back(s, _):
+    F = _F()
+    plan, x = s["plan"], s["x"]
+    xp = F.permute(x, *plan.perm) if plan.perm is not None else x
+    x3 = xp.reshape(plan.arb)
+    g3 = s["grad"].reshape(plan.arb[0], 1, plan.arb[2])
+    gx = (g3 * _prod_except(x3)).reshape(xp.shape)
+    return F.permute(gx, *plan.inv_perm) if plan.perm is not None else gx
+
+
+def _cumprod_back(s, _):
+    F = _F()
+    d = s["axis"] % s["x"].ndim
+    x = F.movedim(s["x"], d, -1)
+    g = F.movedim(s["grad"], d, -1)
+    n = x.shape[-1]
+    i, j, k = np.ogrid[:n, :n, :n]
+    keep = (k <= j) & (k != i)  # out_j's factors but x_i
+    dev = x._device
+    mask = _wrap(dev.arrays.from_host(np.ascontiguousarray(keep)), dev)
+    lower = _wrap(dev.arrays.from_host((np.arange(n)[:, None] <= np.arange(n)).astype(bool)), dev)
+    xs = x.unsqueeze(-2).unsqueeze(-2)  # (..., 1, 1, n)
+    m = F.prod(F.where(mask, xs, 1.0), -1)  # (..., i, j): d out_j / d x_i for i <= j
+    gx = F.sum(F.where(lower, m * g.unsqueeze(-2), 0.0), -1)
+    return F.movedim(gx, -1, d)
+
+
+def _max_pool_back(s, _):
+    # the gradient goes to the arg-max of each window (the saved plane indices, torch's)
+    plan = s["plan"]
+    n, c, h, w = plan.x4
+    g = s["grad"].reshape(n * c, -1)
+    idx = s["indices"].reshape(n * c, -1)
+    z = _zeros((n * c, h * w), g)
+    return _F().scatter_add(z, 1, idx, g).reshape(plan.x_shape)
+
+
+def _norm_stats(x, axes, eps):
+    F = _F()
+    mu = F.mean(x, dim=axes, keepdim=True)
+    var = F.mean((x - mu) ** 2, dim=axes, keepdim=True)
+    rstd = (var + eps) ** -0.5
+    return (x - mu) * rstd, rstd
+
+
+def _normalized_back(g, w, xhat, rstd, axes):
+    F = _F()
+    dxhat = g if w is None else g * w
+    return rstd * (
+        dxhat
+        - F.mean(dxhat, dim=axes, keepdim=True)
+        - xhat * F.mean(dxhat * xhat, dim=axes, keepdim=True)
+    )
+
+
+def _layer_norm_back(s, wrt):
+    plan = s["plan"]
+    g = s["grad"].reshape(plan.m, plan.n)
+    if wrt == "bias":
+        return _F().sum(g, 0).reshape(s["normalized_shape"])
+    xhat, rstd = _norm_stats(s["x"].reshape(plan.m, plan.n), (1,), s["eps"])
+    if wrt == "weight":
+        return _F().sum(g * xhat, 0).reshape(s["normalized_shape"])
+    w = s.get("weight")
+    w = None if w is None else w.reshape(1, plan.n)
+    return _normalized_back(g, w, xhat, rstd, (1,)).reshape(plan.shape)
+
+
+def _batch_norm_back(s, wrt):
+    plan = s["plan"]
+    shape3 = (plan.n, plan.c, plan.s)
+    g = s["grad"].reshape(shape3)
+    if wrt == "bias":
+        return _F().sum(g, (0, 2))
+    xhat, rstd = _norm_stats(s["x"].reshape(shape3), (0, 2), s["eps"])
+    if wrt == "weight":
+        return _F().sum(g * xhat, (0, 2))
+    w = s.get("weight")
+    w = None if w is None else w.reshape(1, plan.c, 1)
+    return _normalized_back(g, w, xhat, rstd, (0, 2)).reshape(plan.shape)
+
+
+# ---- linear and bilinear kernels (pooling, convolution) ------------------------------------------
+# A rule R(grad) of an op A that is linear in x is A's adjoint: <R(g), u> = <g, A(u)>, so its
+# derivative is A itself.  For a bilinear op T(x, w) (conv, conv_transpose): dx = Dx(g, w) and
+# dw = Dw(g, x) with <Dx(g, w), u> = <g, T(u, w)> and <Dw(g, x), v> = <g, T(x, v)>, so each
+# rule's derivatives are T and the other rule.  The rules run as the device's kernels inside a
+# Function whose backward applies those (second order; the result of that backward is not
+# recorded again).
+
+
+def _kernel(node, wrt, *arrays, plain=None):
+    rule = node.op.backward[wrt] if isinstance(node.op.backward, dict) else node.op.rules[0]
+    plan = rule.plan_for(plain) if rule.plan is not None else None
+    fn = rule.on(node.device.type, node.op.name)
+    return fn(*arrays, plan) if plan is not None else fn(*arrays)
+
+
+class _LinearRule(Function):
+    @staticmethod
+    def forward(ctx, g, node, plain):
+        ctx.node = node
+        return _wrap(_kernel(node, "x", g._data, plain=plain), g._device)
+
+    @staticmethod
+    def backward(ctx, u):
+        return _apply(ctx.node.op, (u,), ctx.node.attrs), None, None
+
+
+class _BilinearRule(Function):
+    @staticmethod
+    def forward(ctx, g, other, node, wrt, plain):
+        ctx.save_for_backward(g, other)
+        ctx.node, ctx.wrt, ctx.plain = node, wrt, plain
+        return _wrap(_kernel(node, wrt, g._data, other._data, plain=plain), g._device)
+
+    @staticmethod
+    def backward(ctx, u):
+        g, other = ctx.saved_tensors
+        node, plain = ctx.node, ctx.plain
+        if ctx.wrt == "x":  # R = Dx(g, w): d/dg = T(u, w), d/dw = Dw(g, u)
+            dg = _apply(node.op, (u, other, None), node.attrs)
+            dother = _kernel(node, "weight", g._data, u._data, plain=plain)
+        else:  # R = Dw(g, x): d/dg = T(x, u), d/dx = Dx(g, u)
+            dg = _apply(node.op, (other, u, None), node.attrs)
+            dother = _kernel(node, "x", g._data, u._data, plain=plain)
+        return dg, _wrap(dother, g._device), None, None, None
+
+
+def _bilinear_back(s, wrt):
+    node = s["_node"]
+    g = s["grad"]
+    if wrt == "bias":
+        return _F().sum(g, dim=(0, *range(2, g.ndim)))
+    plain = _plain_scope(s)
+    other = s["weight"] if wrt == "x" else s["x"]
+    return _BilinearRule.apply(g, other, node, wrt, plain)
+
+
+def _linear_rule_back(s, _):
+    return _LinearRule.apply(s["grad"], s["_node"], _plain_scope(s))
+
+
 FORMULAS = {
+    ("conv", "x"): _bilinear_back,
+    ("conv", "weight"): _bilinear_back,
+    ("conv", "bias"): _bilinear_back,
+    ("conv_transpose", "x"): _bilinear_back,
+    ("conv_transpose", "weight"): _bilinear_back,
+    ("conv_transpose", "bias"): _bilinear_back,
+    ("avg_pool", "x"): _linear_rule_back,
+    ("adaptive_avg_pool", "x"): _linear_rule_back,
+    ("pad", "x"): _pad_back,
+    ("diagonal", "x"): _diagonal_back,
+    ("prod", "x"): _prod_back,
+    ("cumprod", "x"): _cumprod_back,
+    ("max_pool", "x"): _max_pool_back,
+    ("adaptive_max_pool", "x"): _max_pool_back,
+    ("layer_norm", "x"): _layer_norm_back,
+    ("layer_norm", "weight"): _layer_norm_back,
+    ("layer_norm", "bias"): _layer_norm_back,
+    ("batch_norm", "x"): _batch_norm_back,
+    ("batch_norm", "weight"): _batch_norm_back,
+    ("batch_norm", "bias"): _batch_norm_back,
     ("gather", "x"): _gather_back,
     ("scatter", "x"): lambda s, w: _scatter_back(s, w, False),
     ("scatter", "src"): lambda s, w: _scatter_back(s, w, False),
@@ -601,6 +810,7 @@ def _scope(node, grad):
         scope.update(node.attrs)
     scope.update(zip(op.shape_keys, node.shapes))
     scope["_shapes"] = node.shapes
+    scope["_node"] = node
     return scope
 
 
