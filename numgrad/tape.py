@@ -42,17 +42,17 @@ from .ops.registry import _MISSING, missing_rule_error
 from .printing import grad_fn_name
 from .storage import TensorBase, _wrap
 
-# Tensor hooks (Tensor.register_hook / register_post_accumulate_grad_hook): for a leaf, keyed by
-# id(tensor) -> (weak reference, hooks) (a tensor's == is elementwise, so no WeakKeyDictionary);
-# for a non-leaf tensor, keyed weakly by its node.  Each ``hooks`` is an ordered {id: hook}
-# dict (numgrad/hooks.py).  The backward walk reads them only when one exists anywhere.
+# Tensor hooks (Tensor.register_hook / register_post_accumulate_grad_hook): keyed by
+# id(leaf tensor), or id(node) for a non-leaf tensor, -> (weak reference, hooks); plain dicts
+# (a tensor's == is elementwise, and an empty dict's truth test is what the walk pays when no
+# hook exists anywhere).  Each ``hooks`` is an ordered {id: hook} dict (numgrad/hooks.py).
 LEAF_HOOKS: dict = {}
 POST_ACCUMULATE_HOOKS: dict = {}
-NODE_HOOKS = weakref.WeakKeyDictionary()
+NODE_HOOKS: dict = {}
 
 
 def leaf_hooks(table, tensor, create=False):
-    """The hooks dict of ``tensor`` in ``table`` (LEAF_HOOKS or POST_ACCUMULATE_HOOKS)."""
+    """The hooks dict of ``tensor`` (a leaf, or a node for NODE_HOOKS) in ``table``."""
     key = id(tensor)
     entry = table.get(key)
     if entry is not None and entry[0]() is tensor:
@@ -155,6 +155,12 @@ def _run_hooks(hooks, g, device):
                 )
             g = arr
     return g
+
+
+def _checked(node, grads):
+    for item in grads:
+        _check_finite(node, item[0], item[2])
+        yield item
 
 
 def _check_finite(node, i, g):
@@ -287,21 +293,13 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
             trace.array("add", (a, b), (c,), None, device)
         return c
 
-    deferred = {}  # leaves with hooks: their gradient is summed first, then delivered once
+    # read once per backward: with no hook anywhere and anomaly mode off, the walk below is
+    # what it was before either existed (the hooked delivery is a wrapper, chosen here)
+    any_hooks = bool(LEAF_HOOKS or POST_ACCUMULATE_HOOKS or NODE_HOOKS)
+    anomaly = ANOMALY.enabled and ANOMALY.check_nan
+    deferred = None  # leaves with hooks: their gradient is summed first, then delivered once
 
-    def deliver_leaf(leaf, g, fresh, final=False):
-        if (LEAF_HOOKS or POST_ACCUMULATE_HOOKS) and not final:
-            if leaf_hooks(LEAF_HOOKS, leaf) or leaf_hooks(POST_ACCUMULATE_HOOKS, leaf):
-                # as torch's AccumulateGrad: the hooks see the leaf's whole gradient, once
-                prev = deferred.get(id(leaf))
-                deferred[id(leaf)] = (leaf, g if prev is None else add(leaf._device, prev[1], g))
-                return
-        if LEAF_HOOKS:
-            hooks = leaf_hooks(LEAF_HOOKS, leaf)
-            if hooks:
-                g2 = _run_hooks(hooks, g, leaf._device)
-                fresh = fresh and g2 is g
-                g = g2
+    def deliver_leaf(leaf, g, fresh):
         api = leaf._device.arrays
         if wanted is not None:
             ks = wanted.get(id(leaf))
@@ -330,9 +328,26 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
             api.accumulate(gd, g)
             if trace is not None:
                 trace.array("accumulate", (gd, g), (gd,), None, leaf._device)
-        if POST_ACCUMULATE_HOOKS:  # after .grad is set or accumulated into
+
+    if any_hooks:
+        plain_deliver = deliver_leaf
+        deferred = {}
+
+        def deliver_leaf(leaf, g, fresh):  # noqa: F811  (the hooked form)
+            if leaf_hooks(LEAF_HOOKS, leaf) or leaf_hooks(POST_ACCUMULATE_HOOKS, leaf):
+                # as torch's AccumulateGrad: the hooks see the leaf's whole gradient, once
+                prev = deferred.get(id(leaf))
+                deferred[id(leaf)] = (leaf, g if prev is None else add(leaf._device, prev[1], g))
+                return
+            plain_deliver(leaf, g, fresh)
+
+        def deliver_hooked(leaf, g):
+            hooks = leaf_hooks(LEAF_HOOKS, leaf)
+            if hooks:
+                g = _run_hooks(hooks, g, leaf._device)
+            plain_deliver(leaf, g, False)
             for hook in list((leaf_hooks(POST_ACCUMULATE_HOOKS, leaf) or {}).values()):
-                hook(leaf)
+                hook(leaf)  # after .grad is set or accumulated into
 
     for root, g in zip(roots, root_grads):
         node = root._node
@@ -349,8 +364,8 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
     while heap:
         _, node = heapq.heappop(heap)
         grad = pending.pop(node)
-        if NODE_HOOKS:
-            hooks = NODE_HOOKS.get(node)
+        if any_hooks:
+            hooks = leaf_hooks(NODE_HOOKS, node)
             if hooks:
                 grad = _run_hooks(hooks, grad, node.device)
         if node.freed:
@@ -367,9 +382,8 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
                     t.grad = _wrap(api.add(t.grad._data, grad), t._device)
         device = node.device
         array_type = device.arrays.array_type
-        for i, parent, g, fresh in _input_grads(node, grad, device.type, trace):
-            if ANOMALY.enabled and ANOMALY.check_nan:
-                _check_finite(node, i, g)
+        grads = _input_grads(node, grad, device.type, trace)
+        for i, parent, g, fresh in _checked(node, grads) if anomaly else grads:
             if type(g) is not array_type or g.shape != node.shapes[i] or g.dtype != node.dtypes[i]:
                 # the gradient lives on the input's device (a device copy's differs from its own)
                 g2 = _fix(g, node.shapes[i], node.dtypes[i], parent.device, trace)
@@ -389,8 +403,9 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
             node.parents = None
             node.freed = True
 
-    for leaf, g in deferred.values():
-        deliver_leaf(leaf, g, False, final=True)
+    if deferred:
+        for leaf, g in deferred.values():
+            deliver_hooked(leaf, g)
 
     if inputs is not None:
         out = []

@@ -187,9 +187,7 @@ class Tensor(TensorBase):
         if self._node is None:
             hooks = _tape.leaf_hooks(_tape.LEAF_HOOKS, self, create=True)
         else:
-            hooks = _tape.NODE_HOOKS.get(self._node)
-            if hooks is None:
-                hooks = _tape.NODE_HOOKS[self._node] = {}
+            hooks = _tape.leaf_hooks(_tape.NODE_HOOKS, self._node, create=True)
         return _hooks.add(hooks, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
