@@ -361,94 +361,47 @@ def _run_backward(roots, root_grads, retain_graph=False, inputs=None):
             pending[node] = g
             heapq.heappush(heap, (-node.seq, node))
 
-    if any_hooks or anomaly:  # the walk with hooks and anomaly checks
-        while heap:
-            _, node = heapq.heappop(heap)
-            grad = pending.pop(node)
-            if any_hooks:
-                hooks = leaf_hooks(NODE_HOOKS, node)
-                if hooks:
-                    grad = _run_hooks(hooks, grad, node.device)
-            if node.freed:
-                raise _freed_error()
-            if wanted is not None and id(node) in wanted:
-                captured[id(node)] = grad
-            if node.retained is not None:
-                t = node.retained()
-                if t is not None:
-                    api = t._device.arrays
-                    if t.grad is None:
-                        t.grad = _wrap(api.copy(grad), t._device)
-                    else:
-                        t.grad = _wrap(api.add(t.grad._data, grad), t._device)
-            device = node.device
-            array_type = device.arrays.array_type
-            grads = _input_grads(node, grad, device.type, trace)
-            for i, parent, g, fresh in _checked(node, grads) if anomaly else grads:
-                if (
-                    type(g) is not array_type
-                    or g.shape != node.shapes[i]
-                    or g.dtype != node.dtypes[i]
-                ):
-                    # the gradient lives on the input's device (a device copy's differs)
-                    g2 = _fix(g, node.shapes[i], node.dtypes[i], parent.device, trace)
-                    fresh = fresh or g2 is not g
-                    g = g2
-                if type(parent) is Node:
-                    if parent in pending:
-                        pending[parent] = add(parent.device, pending[parent], g)
-                    else:
-                        pending[parent] = g
-                        heapq.heappush(heap, (-parent.seq, parent))
+    while heap:
+        _, node = heapq.heappop(heap)
+        grad = pending.pop(node)
+        if any_hooks:
+            hooks = leaf_hooks(NODE_HOOKS, node)
+            if hooks:
+                grad = _run_hooks(hooks, grad, node.device)
+        if node.freed:
+            raise _freed_error()
+        if wanted is not None and id(node) in wanted:
+            captured[id(node)] = grad
+        if node.retained is not None:
+            t = node.retained()
+            if t is not None:
+                api = t._device.arrays
+                if t.grad is None:
+                    t.grad = _wrap(api.copy(grad), t._device)
                 else:
-                    deliver_leaf(parent, g, fresh)
-            if not retain_graph:
-                node.saved = None
-                node.versions = None
-                node.parents = None
-                node.freed = True
-
-    else:  # the plain walk: what backward costs when neither is in use
-        while heap:
-            _, node = heapq.heappop(heap)
-            grad = pending.pop(node)
-            if node.freed:
-                raise _freed_error()
-            if wanted is not None and id(node) in wanted:
-                captured[id(node)] = grad
-            if node.retained is not None:
-                t = node.retained()
-                if t is not None:
-                    api = t._device.arrays
-                    if t.grad is None:
-                        t.grad = _wrap(api.copy(grad), t._device)
-                    else:
-                        t.grad = _wrap(api.add(t.grad._data, grad), t._device)
-            device = node.device
-            array_type = device.arrays.array_type
-            for i, parent, g, fresh in _input_grads(node, grad, device.type, trace):
-                if (
-                    type(g) is not array_type
-                    or g.shape != node.shapes[i]
-                    or g.dtype != node.dtypes[i]
-                ):
-                    # the gradient lives on the input's device (a device copy's differs)
-                    g2 = _fix(g, node.shapes[i], node.dtypes[i], parent.device, trace)
-                    fresh = fresh or g2 is not g
-                    g = g2
-                if type(parent) is Node:
-                    if parent in pending:
-                        pending[parent] = add(parent.device, pending[parent], g)
-                    else:
-                        pending[parent] = g
-                        heapq.heappush(heap, (-parent.seq, parent))
+                    t.grad = _wrap(api.add(t.grad._data, grad), t._device)
+        device = node.device
+        array_type = device.arrays.array_type
+        grads = _input_grads(node, grad, device.type, trace)
+        for i, parent, g, fresh in _checked(node, grads) if anomaly else grads:
+            if type(g) is not array_type or g.shape != node.shapes[i] or g.dtype != node.dtypes[i]:
+                # the gradient lives on the input's device (a device copy's differs from its own)
+                g2 = _fix(g, node.shapes[i], node.dtypes[i], parent.device, trace)
+                fresh = fresh or g2 is not g
+                g = g2
+            if type(parent) is Node:
+                if parent in pending:
+                    pending[parent] = add(parent.device, pending[parent], g)
                 else:
-                    deliver_leaf(parent, g, fresh)
-            if not retain_graph:
-                node.saved = None
-                node.versions = None
-                node.parents = None
-                node.freed = True
+                    pending[parent] = g
+                    heapq.heappush(heap, (-parent.seq, parent))
+            else:
+                deliver_leaf(parent, g, fresh)
+        if not retain_graph:
+            node.saved = None
+            node.versions = None
+            node.parents = None
+            node.freed = True
 
     if deferred:
         for leaf, g in deferred.values():
