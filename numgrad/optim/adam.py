@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from ..creation import from_numpy
-from .optimizer import Optimizer, _check_number, _zeros_state
+from .optimizer import Optimizer, _check_number, _counted_zeros
 
 
 class Adam(Optimizer):
@@ -67,20 +64,15 @@ class Adam(Optimizer):
 
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            # op adam_update (numgrad/ops/optim.py): one call over the group's parameters,
-            # which also counts each parameter's "step"
-            self._update("adam_update", group, _init_adam)
-        return loss
+        # op adam_update (numgrad/ops/optim.py): one call over the group's parameters,
+        # which also counts each parameter's "step"
+        return self._step_groups("adam_update", _init_adam, closure)
 
 
 def _init_adam(p, state, flags):
-    if "step" not in state:
-        state["step"] = from_numpy(np.zeros((), np.float32))
-    for key in ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if flags["amsgrad"] else ()):
-        if key not in state:
-            state[key] = _zeros_state(p)
+    _counted_zeros(
+        p, state, ("exp_avg", "exp_avg_sq") + (("max_exp_avg_sq",) if flags["amsgrad"] else ())
+    )
     return False
 
 

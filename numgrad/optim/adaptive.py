@@ -12,12 +12,7 @@ import numpy as np
 
 from ..creation import from_numpy
 from .adam import _pair
-from .optimizer import Optimizer, _check_number, _zeros_state
-
-
-def _new_step(state):
-    if "step" not in state:
-        state["step"] = from_numpy(np.zeros((), np.float32))
+from .optimizer import Optimizer, _check_number, _counted_zeros
 
 
 class RMSprop(Optimizer):
@@ -78,23 +73,17 @@ class RMSprop(Optimizer):
 
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            # op rmsprop_update (numgrad/ops/optim.py): one call over the group's parameters
-            self._update("rmsprop_update", group, _init_rmsprop)
-        return loss
+        # op rmsprop_update (numgrad/ops/optim.py): one call over the group's parameters
+        return self._step_groups("rmsprop_update", _init_rmsprop, closure)
 
 
 def _init_rmsprop(p, state, flags):
-    _new_step(state)
     keys = ["square_avg"]
     if flags["use_momentum"]:
         keys.append("momentum_buffer")
     if flags["centered"]:
         keys.append("grad_avg")
-    for key in keys:
-        if key not in state:
-            state[key] = _zeros_state(p)
+    _counted_zeros(p, state, keys)
     return False
 
 
@@ -155,7 +144,7 @@ class Adagrad(Optimizer):
         _check_number(hp["eps"], "Invalid epsilon value", where)
 
     def _init_state(self, p, state, flags):
-        _new_step(state)
+        _counted_zeros(p, state, ())
         if "sum" not in state:
             value = self.defaults["initial_accumulator_value"]
             state["sum"] = from_numpy(np.full(p._data.shape, value, p._data.dtype))
@@ -163,11 +152,8 @@ class Adagrad(Optimizer):
 
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            # op adagrad_update (numgrad/ops/optim.py): one call over the group's parameters
-            self._update("adagrad_update", group, self._init_state)
-        return loss
+        # op adagrad_update (numgrad/ops/optim.py): one call over the group's parameters
+        return self._step_groups("adagrad_update", self._init_state, closure)
 
 
 class Adadelta(Optimizer):
@@ -213,18 +199,12 @@ class Adadelta(Optimizer):
 
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            # op adadelta_update (numgrad/ops/optim.py): one call over the group's parameters
-            self._update("adadelta_update", group, _init_adadelta)
-        return loss
+        # op adadelta_update (numgrad/ops/optim.py): one call over the group's parameters
+        return self._step_groups("adadelta_update", _init_adadelta, closure)
 
 
 def _init_adadelta(p, state, flags):
-    _new_step(state)
-    for key in ("square_avg", "acc_delta"):
-        if key not in state:
-            state[key] = _zeros_state(p)
+    _counted_zeros(p, state, ("square_avg", "acc_delta"))
     return False
 
 
@@ -272,18 +252,12 @@ class Adamax(Optimizer):
 
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            # op adamax_update (numgrad/ops/optim.py): one call over the group's parameters
-            self._update("adamax_update", group, _init_adamax)
-        return loss
+        # op adamax_update (numgrad/ops/optim.py): one call over the group's parameters
+        return self._step_groups("adamax_update", _init_adamax, closure)
 
 
 def _init_adamax(p, state, flags):
-    _new_step(state)
-    for key in ("exp_avg", "exp_inf"):
-        if key not in state:
-            state[key] = _zeros_state(p)
+    _counted_zeros(p, state, ("exp_avg", "exp_inf"))
     return False
 
 
@@ -330,18 +304,12 @@ class RAdam(Optimizer):
 
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            # op radam_update (numgrad/ops/optim.py): one call over the group's parameters
-            self._update("radam_update", group, _init_radam)
-        return loss
+        # op radam_update (numgrad/ops/optim.py): one call over the group's parameters
+        return self._step_groups("radam_update", _init_radam, closure)
 
 
 def _init_radam(p, state, flags):
-    _new_step(state)
-    for key in ("exp_avg", "exp_avg_sq"):
-        if key not in state:
-            state[key] = _zeros_state(p)
+    _counted_zeros(p, state, ("exp_avg", "exp_avg_sq"))
     return False
 
 
@@ -403,19 +371,13 @@ class NAdam(Optimizer):
 
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            # op nadam_update (numgrad/ops/optim.py): one call over the group's parameters,
-            # whose per-tensor rule also updates each parameter's mu_product
-            self._update("nadam_update", group, _init_nadam)
-        return loss
+        # op nadam_update (numgrad/ops/optim.py): one call over the group's parameters,
+        # whose per-tensor rule also updates each parameter's mu_product
+        return self._step_groups("nadam_update", _init_nadam, closure)
 
 
 def _init_nadam(p, state, flags):
-    _new_step(state)
+    _counted_zeros(p, state, ("exp_avg", "exp_avg_sq"))
     if "mu_product" not in state:
         state["mu_product"] = from_numpy(np.ones((), np.float32))
-    for key in ("exp_avg", "exp_avg_sq"):
-        if key not in state:
-            state[key] = _zeros_state(p)
     return False

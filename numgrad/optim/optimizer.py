@@ -170,6 +170,14 @@ class Optimizer:
         with enable_grad():
             return closure()
 
+    def _step_groups(self, op_name, init_state, closure):
+        """The body of every update-op optimizer's ``step``: run ``closure``, then update op
+        ``op_name`` (numgrad/ops/optim.py) once over each param group's parameters."""
+        loss = self._run_closure(closure)
+        for group in self.param_groups:
+            self._update(op_name, group, init_state)
+        return loss
+
     # ---- state dicts -------------------------------------------------------------------------
     def state_dict(self):
         """The optimizer's state as a dict in torch's format.
@@ -545,6 +553,16 @@ def _check_number(value, message, where, lo=0.0, hi=None):
 
 def _zeros_state(p):
     return from_numpy(np.zeros(p._data.shape, p._data.dtype))
+
+
+def _counted_zeros(p, state, keys):
+    """Missing state of a counted update: the float32 ``"step"`` counter (as torch's) and a
+    zero tensor like ``p`` for each of ``keys``."""
+    if "step" not in state:
+        state["step"] = from_numpy(np.zeros((), np.float32))
+    for key in keys:
+        if key not in state:
+            state[key] = _zeros_state(p)
 
 
 def _empty_state(p):

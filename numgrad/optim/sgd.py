@@ -61,11 +61,8 @@ class SGD(Optimizer):
 
     def step(self, closure=None):
         """One optimization step; ``closure`` re-evaluates the model and returns the loss."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            # op sgd_update (numgrad/ops/optim.py): one call over the group's parameters
-            self._update("sgd_update", group, _init_momentum)
-        return loss
+        # op sgd_update (numgrad/ops/optim.py): one call over the group's parameters
+        return self._step_groups("sgd_update", _init_momentum, closure)
 
 
 def _init_momentum(p, state, flags):
