@@ -196,6 +196,23 @@ def _ensure_file(path, source):
         return False
 
 
+_FILE_HASHES = {}  # file path -> short hash of its bytes
+
+
+def file_hash(path):
+    """A short hash of the bytes of file ``path`` (read once per process), for generated
+    kernels to name the versions of the files whose code Numba compiles into them (its cache
+    only notices edits to a cached function's own file)."""
+    got = _FILE_HASHES.get(path)
+    if got is None:
+        try:
+            data = Path(path).read_bytes()
+        except (OSError, TypeError):
+            data = str(path).encode()
+        got = _FILE_HASHES[path] = hashlib.sha1(data).hexdigest()[:12]
+    return got
+
+
 def _code_bytes(code):
     # what a function computes, without its line numbers or comments; nested code objects
     # (comprehensions) recursively, since their repr holds a memory address

@@ -19,16 +19,15 @@ cache in milliseconds in a new process; a ufunc's wrapper is rebuilt by Numba in
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import itertools
-from pathlib import Path
 
 import numpy as np
 
 # isort: off
 # before any @njit(cache=True) here or in ops/ is decorated: installs the cache guards
-from ..kernel_cache import BUILD_LOCK, cache_dir, load_generated, source_hash  # noqa: F401
+from . import math as cpu_math
+from ..kernel_cache import BUILD_LOCK, cache_dir, file_hash, load_generated, source_hash  # noqa: F401
 from ...ops.registry import FLOAT, DtypeError, register_device
 
 # isort: on
@@ -43,15 +42,8 @@ from ...ops.registry import FLOAT, DtypeError, register_device
 _COMMON_TYPES = ("int64", "float32", "float64")
 
 
-def _math_hash():
-    # Numba's cache only notices edits to the file a cached function is defined in, so the
-    # generated loops name the version of the inlined math they were built with (math.py here)
-    from . import math as cpu_math
-
-    return hashlib.sha1(Path(cpu_math.__file__).read_bytes()).hexdigest()[:12]
-
-
-_MATH_HASH = _math_hash()
+# the generated loops name the version of the inlined math they were built with (math.py here)
+_MATH_HASH = file_hash(cpu_math.__file__)
 
 
 def _header(py):

@@ -18,9 +18,7 @@ The kernels compile without FMA contraction: torch's CPU updates round after eac
 
 from __future__ import annotations
 
-import hashlib
 import inspect
-from pathlib import Path
 
 import numpy as np
 from numba import njit, types
@@ -28,7 +26,8 @@ from numba.extending import intrinsic, overload
 from numba.np.numpy_support import as_dtype
 
 from ...ops.registry import OPS, impl
-from ..kernel_cache import BUILD_LOCK, load_generated, source_hash
+from ..kernel_cache import BUILD_LOCK, file_hash, load_generated, source_hash
+from . import math as cpu_math
 
 _COUNTER = np.dtype(np.float32)  # per-tensor counters (Adam's step) are float32, as torch's
 
@@ -69,17 +68,8 @@ def _put_address(table, row, col, array):
     table[row, col] = array.ctypes.data
 
 
-def _files_hash():
-    # Numba's cache only notices edits to the generated file itself: name the versions of this
-    # file (the pointer intrinsic) and of the CPU math the rules inline
-    from . import math as cpu_math
-
-    h = hashlib.sha1(Path(__file__).read_bytes())
-    h.update(Path(cpu_math.__file__).read_bytes())
-    return h.hexdigest()[:12]
-
-
-_FILES_HASH = _files_hash()
+# the versions of this file (the pointer intrinsic) and of the CPU math the rules inline
+_FILES_HASH = f"{file_hash(__file__)}-{file_hash(cpu_math.__file__)}"
 
 
 def _source(spec, static):
