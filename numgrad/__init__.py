@@ -359,3 +359,12 @@ def compile(model=None, **kwargs):  # noqa: A001  (torch's name)
     from .compiler import compile as _compile
 
     return _compile(model, **kwargs)
+
+
+def from_dlpack(ext_tensor):
+    """A tensor sharing the memory of ``ext_tensor`` (no copy): a CUDA array (torch, CuPy,
+    anything with ``__cuda_array_interface__``) lands on ``cuda:0``, a host DLPack array (numpy,
+    a CPU torch tensor) on the CPU.  See :mod:`numgrad.dlpack`."""
+    from .dlpack import from_dlpack as _from_dlpack
+
+    return _from_dlpack(ext_tensor)

@@ -1,8 +1,8 @@
 """``numgrad.accelerator``: torch's device-agnostic accelerator queries.
 
-numgrad's only accelerator would be CUDA (``numgrad.cuda``), whose backend is not built yet,
-so ``is_available()`` is False and ``current_accelerator()`` is None, as torch answers on a
-machine without one; the calls that need a device raise torch's RuntimeError.
+numgrad's one accelerator is CUDA (``numgrad.cuda``): without a GPU (or Numba's simulator)
+``is_available()`` is False and ``current_accelerator()`` is None, as torch answers on a
+machine without one, and the calls that need a device raise torch's RuntimeError.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from .ops.registry import OPS
 from .ops.shape import _is_basic
 from .ops.transfer import transfer as _transfer
 from .random import generator as _np_gen
-from .storage import TensorBase, _norm_dim, _wrap, check_device, tensor_from
+from .storage import TensorBase, _norm_dim, _wrap, check_device, host_data, tensor_from
 from .tape import keep, record
 
 _NUM = (int, float, bool, np.number, np.bool_)
@@ -124,7 +124,7 @@ def _check_int_divisor(x, y, fname):
     if dt.kind not in "iu":
         return
     if isinstance(y, TensorBase):
-        zero = not y._data.astype(dt, copy=False).all()
+        zero = not host_data(y).astype(dt, copy=False).all()
     else:
         zero = D.scalar_as(y, dt) == 0
     if zero:
@@ -248,7 +248,7 @@ def all(x, dim=None, keepdim=False):  # noqa: A001
     """True where every element (along ``dim``) is non-zero; no gradient."""
     x = _need_tensor(x, "all")
     axes = normalize_dims(dim, x.ndim)
-    out = np.all(x._data, axis=axes, keepdims=keepdim)
+    out = np.all(host_data(x), axis=axes, keepdims=keepdim)
     out = out.astype(np.uint8) if x._data.dtype == np.uint8 else out  # torch: uint8 stays
     return _wrap(np.asarray(out), x._device)
 
@@ -257,7 +257,7 @@ def any(x, dim=None, keepdim=False):  # noqa: A001
     """True where some element (along ``dim``) is non-zero; no gradient."""
     x = _need_tensor(x, "any")
     axes = normalize_dims(dim, x.ndim)
-    out = np.any(x._data, axis=axes, keepdims=keepdim)
+    out = np.any(host_data(x), axis=axes, keepdims=keepdim)
     out = out.astype(np.uint8) if x._data.dtype == np.uint8 else out  # torch: uint8 stays
     return _wrap(np.asarray(out), x._device)
 
@@ -270,7 +270,7 @@ def where(condition, x=None, y=None):
     """Elements of ``x`` where ``condition`` holds, else of ``y`` (gradients flow to both)."""
     cond = _need_tensor(condition, "where")
     if x is None and y is None:
-        return tuple(_wrap(i, cond._device) for i in np.nonzero(cond._data))
+        return tuple(_wrap(i, cond._device) for i in np.nonzero(host_data(cond)))
     if cond._data.dtype != np.bool_:
         raise TypeError(
             f"where expected condition to be a boolean tensor, but got a tensor with "
@@ -735,7 +735,7 @@ def _index(idx):
     if isinstance(idx, TensorBase):
         return idx._data
     if isinstance(idx, list):
-        arr = np.asarray([i._data if isinstance(i, TensorBase) else i for i in idx])
+        arr = np.asarray([host_data(i) if isinstance(i, TensorBase) else i for i in idx])
         if arr.size == 0 and arr.dtype.kind == "f":
             arr = arr.astype(np.int64)  # x[[]] selects nothing, as in torch (numpy: float64)
         if arr.dtype.kind not in "biu":
@@ -929,10 +929,11 @@ def logsumexp(x, dim, keepdim=False):
         # amax would raise); built on sum so backward still gives x its (empty) gradient
         return sum(x, dim=dim, keepdim=keepdim) + float("-inf")
     m = amax(x, dim, keepdim=True).detach()
-    if not np.isfinite(m._data).all():
+    if not np.isfinite(host_data(m)).all():
         # torch shifts by 0 where the max is infinite: a row of -inf (fully masked attention)
         # gives -inf, and one holding +inf gives +inf, where x - m would be inf - inf = NaN
-        m = tensor_from(np.where(np.isinf(m._data), m._data.dtype.type(0), m._data))
+        hm = host_data(m)
+        m = _wrap(np.where(np.isinf(hm), hm.dtype.type(0), hm), m._device)
     out = log(sum(exp(x - m), dim=dim, keepdim=True)) + m
     return out if keepdim else squeeze(out, dim)
 
@@ -1413,9 +1414,11 @@ def _index_arg(index, fname, what="index"):
 
 
 def _check_index_range(index, size, dim, fname, style="bounds"):
-    """Raise torch's error when an index value lies outside ``[0, size)``."""
+    """Raise torch's error when an index value lies outside ``[0, size)``.  A device's own
+    indices are checked by its kernels, on the device (devices/cuda raises the same errors):
+    reading them here would copy them to the host at every call."""
     arr = index._data
-    if arr.size == 0:
+    if arr.size == 0 or type(arr) is not np.ndarray:
         return
     lo, hi = int(arr.min()), int(arr.max())
     if lo >= 0 and hi < size:
@@ -1528,7 +1531,8 @@ def masked_select(input, mask):  # noqa: A002
     shape = np.broadcast_shapes(tuple(x.shape), tuple(mask.shape))
     if tuple(x.shape) != shape:
         x = expand(x, *shape)
-    m = mask._data if tuple(mask.shape) == shape else np.broadcast_to(mask._data, shape)
+    hm = host_data(mask)
+    m = hm if tuple(mask.shape) == shape else np.broadcast_to(hm, shape)
     return getitem(x, _wrap(np.ascontiguousarray(m), mask._device))
 
 
@@ -1538,7 +1542,8 @@ def take(input, index):  # noqa: A002
     index = _index_arg(index, "take")
     n = x._data.size
     arr = index._data
-    if arr.size and (int(arr.min()) < -n or int(arr.max()) >= n):
+    # (a device's indices are checked by its getitem kernel)
+    if type(arr) is np.ndarray and arr.size and (int(arr.min()) < -n or int(arr.max()) >= n):
         bad = int(arr.min()) if int(arr.min()) < -n else int(arr.max())
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
     return getitem(reshape(x, -1), index)
@@ -1727,7 +1732,7 @@ def median(input, dim=None, keepdim=False):  # noqa: A002
     vals, idx = sort(x, axis)
     pos = np.full([1 if d == axis else s for d, s in enumerate(x.shape)], (n - 1) // 2)
     if x._data.dtype.kind == "f":
-        nan = np.isnan(x._data)
+        nan = np.isnan(host_data(x))
         if nan.any():
             # sorted NaNs come last: a row holding one returns its first NaN
             valid = np.sum(~nan, axis=axis, keepdims=True)
@@ -1746,7 +1751,7 @@ def mode(input, dim=-1, keepdim=False):  # noqa: A002
     axis = _norm_dim(dim, x.ndim)
     if x.ndim == 0:
         return _mode_result(clone(x), _wrap(np.zeros((), np.int64), x._device))
-    arr = np.moveaxis(x._data, axis, -1)
+    arr = np.moveaxis(host_data(x), axis, -1)
     rows = arr.reshape(-1, arr.shape[-1])
     pos = np.zeros(rows.shape[0], np.int64)
     for r, row in enumerate(rows):
@@ -2096,7 +2101,7 @@ def index_add(input, dim, index, source, *, alpha=1):  # noqa: A002
     shape = [1] * x.ndim
     shape[d] = n
     full = expand(reshape(index, *shape), *source.shape)
-    return scatter_add(x, d, _wrap(np.ascontiguousarray(full._data), x._device), source)
+    return scatter_add(x, d, full.contiguous(), source)
 
 
 # ---- counting, searching, histograms (no gradient) --------------------------------------------
@@ -2106,7 +2111,8 @@ def count_nonzero(input, dim=None):  # noqa: A002
     """The number of non-zero elements (along ``dim``), int64."""
     x = _need_tensor(input, "count_nonzero")
     axes = normalize_dims(dim, x.ndim)
-    out = np.count_nonzero(x._data, axis=axes) if axes else np.count_nonzero(x._data)
+    h = host_data(x)
+    out = np.count_nonzero(h, axis=axes) if axes else np.count_nonzero(h)
     return _wrap(np.asarray(out, dtype=np.int64), x._device)
 
 
@@ -2115,9 +2121,9 @@ def nonzero(input, *, as_tuple=False):  # noqa: A002
     dim with ``as_tuple=True``."""
     x = _need_tensor(input, "nonzero")
     if as_tuple:
-        data = x._data if x.ndim else x._data.reshape(1)
+        data = host_data(x) if x.ndim else host_data(x).reshape(1)
         return tuple(_wrap(i.astype(np.int64), x._device) for i in np.nonzero(data))
-    return _wrap(np.argwhere(x._data).astype(np.int64), x._device)
+    return _wrap(np.argwhere(host_data(x)).astype(np.int64), x._device)
 
 
 def argwhere(input):  # noqa: A002
@@ -2179,7 +2185,7 @@ def bincount(input, weights=None, minlength=0):  # noqa: A002
     """Counts of each value of a 1-D non-negative integer tensor (int64), or sums of
     ``weights`` (float32 weights stay float32, others give float64, as torch)."""
     x = _need_tensor(input, "bincount")
-    arr = x._data
+    arr = host_data(x)
     if arr.dtype.kind not in "biu":
         name = D.torch_name(arr.dtype)
         raise NotImplementedError(f"\"bincount_cpu\" not implemented for '{name}'")
@@ -2227,11 +2233,11 @@ def histogram(input, bins, *, range=None, weight=None, density=False):  # noqa: 
     """``(hist, bin_edges)``: counts (or ``weight`` sums, or a density) in ``bins`` equal bins
     over ``range`` (the data's range by default), or between the given edges."""
     x = _hist_float(input, "histogramdd")
-    data = x._data.reshape(-1)
+    data = host_data(x).reshape(-1)
     dt = x._data.dtype
     w = None if weight is None else _as_array(weight).reshape(-1)
     if isinstance(bins, TensorBase):
-        edges = bins._data.astype(np.float64)
+        edges = host_data(bins).astype(np.float64)
     else:
         if range is None:
             lo, hi = (float(data.min()), float(data.max())) if data.size else (0.0, 0.0)
@@ -2250,7 +2256,7 @@ def unique(input, sorted=True, return_inverse=False, return_counts=False, dim=No
     """The distinct values (always sorted, as torch on the CPU), with the inverse indices and
     counts on request; ``dim`` takes distinct slices along that dim."""
     x = _need_tensor(input, "unique")
-    arr = x._data
+    arr = host_data(x)
     axis = None if dim is None else _norm_dim(dim, x.ndim)
     res = np.unique(arr, return_inverse=True, return_counts=True, axis=axis)
     vals, inv, counts = res

@@ -112,7 +112,10 @@ def setitem(x, idx, value):
         return
     arr = value._data if isinstance(value, TensorBase) else value
     try:
-        x._data[index] = arr
+        if type(x._data) is np.ndarray:
+            x._data[index] = arr
+        else:  # a device array's own __setitem__ takes no advanced index (array API)
+            x._device.arrays.setitem(x._data, index, arr)
     except (ValueError, IndexError) as e:
         raise type(e)(f"{e} (assigning into a tensor of shape {tuple(x.shape)})") from None
     x._bump()

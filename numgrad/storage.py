@@ -108,8 +108,8 @@ CPU = Device("cpu")
 
 
 def check_device(device):
-    """Resolve a device argument (None: the CPU) to its Device; a device without a registered
-    package raises (CUDA until the CUDA backend exists)."""
+    """Resolve a device argument (None: the CPU) to its Device; a device whose package is not
+    available (CUDA without a GPU) raises."""
     if device is None:
         return CPU
     d = Device(device)
@@ -117,10 +117,22 @@ def check_device(device):
         d.arrays = device_arrays(d.type)  # its package may have registered since
         if d.arrays is None:
             raise RuntimeError(
-                "numgrad's CUDA backend is not built yet: every op has a CUDA slot in the op "
-                "table but no CUDA kernels are registered, so tensors can only live on device "
-                "'cpu'"
+                f"device {str(d)!r} is not available: numgrad.cuda.is_available() is False (no "
+                "NVIDIA GPU or driver, or numba-cuda is not installed: pip install "
+                "'numgrad[cuda]'; without a GPU, NUMBA_ENABLE_CUDASIM=1 set before numba is "
+                "imported runs the CUDA kernels in Numba's simulator)"
             )
+    if d.type == "cuda" and d.index != 0:
+        # tensors live on one device object per device (dispatch compares by identity):
+        # "cuda" means the current device, cuda:0, as in torch; numgrad drives one GPU
+        if d.index is not None:
+            raise RuntimeError(
+                f"CUDA error: invalid device ordinal: numgrad uses one CUDA device, cuda:0 "
+                f"(asked for {d})"
+            )
+        d = Device("cuda:0")
+        if d.arrays is None:
+            d.arrays = device_arrays("cuda")
     return d
 
 
@@ -263,9 +275,12 @@ def set_tensor_class(cls):
 
 
 def _wrap(arr, device=CPU):
-    """Fast constructor for op results: a tensor of the registered class (no conversion, no
-    checks; ``Tensor._init`` inlined because this runs once per op).  ``arr`` must already live
-    on ``device``."""
+    """Fast constructor for op results: a tensor of the registered class (``Tensor._init``
+    inlined because this runs once per op).  ``arr`` lives on ``device``, or is a numpy array
+    computed on the host for a tensor of another device (a host utility's result: ``nonzero``,
+    ``unique``...), which is copied there."""
+    if device is not CPU and type(arr) is np.ndarray:
+        arr = device.arrays.from_host(arr)
     t = _new(_TENSOR_CLASS)
     t._data = arr
     t._device = device
@@ -276,6 +291,15 @@ def _wrap(arr, device=CPU):
     t._base = None
     t._viewfn = None
     return t
+
+
+def host_data(t):
+    """``t``'s values as a numpy array: its own array on the CPU (and on numpy-backed devices),
+    a copy from a GPU.  For the host-side utilities (``nonzero``, ``unique``, loss validation),
+    which torch also runs with a device-to-host copy."""
+    if t._device is CPU:
+        return t._data
+    return np.asarray(t._device.arrays.to_host(t._data))
 
 
 def move_to_device(t, device):

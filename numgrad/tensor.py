@@ -141,7 +141,15 @@ class Tensor(TensorBase):
         return self._data.dtype.kind == "f"
 
     def is_contiguous(self):
-        return bool(self._data.flags.c_contiguous)
+        if self._device is CPU:
+            return bool(self._data.flags.c_contiguous)
+        return bool(self._device.arrays.is_contiguous(self._data))
+
+    def _host(self):
+        """This tensor's values as a numpy array (its own array on the CPU; a copy from a GPU)."""
+        if self._device is CPU:
+            return self._data
+        return self._device.arrays.to_host(self._data)
 
     def __len__(self):
         if self._data.ndim == 0:
@@ -245,7 +253,7 @@ class Tensor(TensorBase):
                 f"a Tensor with {self._data.size} elements cannot be converted to a scalar "
                 f"(shape {tuple(self._data.shape)})"
             )
-        return self._data.reshape(()).item()
+        return self._host().reshape(()).item()
 
     def numpy(self, force=False):
         if CAPTURE.active:
@@ -255,16 +263,56 @@ class Tensor(TensorBase):
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
                 "instead."
             )
+        if self._device is not CPU and self._device.type == "cuda":
+            raise TypeError(
+                f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to "
+                "copy the tensor to host memory first."
+            )
         return self._data
+
+    def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
+        """Export for ``torch.from_dlpack`` / ``np.from_dlpack`` (no copy; numgrad.dlpack)."""
+        from .dlpack import tensor_dlpack
+
+        if self._rg:
+            raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
+        return tensor_dlpack(self, stream)
+
+    def __dlpack_device__(self):
+        from .dlpack import tensor_dlpack_device
+
+        return tensor_dlpack_device(self)
+
+    @property
+    def __cuda_array_interface__(self):
+        """The CUDA array interface of a CUDA tensor (torch's: an AttributeError on the CPU);
+        ``"stream": None``, as numgrad's work is ordered on the default stream."""
+        if self._device.type != "cuda":
+            raise AttributeError(
+                f"Can't get __cuda_array_interface__ on non-CUDA tensor type: {self._device}"
+            )
+        if self._rg:
+            raise RuntimeError(
+                "Can't get __cuda_array_interface__ on Variable that requires grad. If gradients "
+                "aren't required, use var.detach() to get Variable that doesn't require grad."
+            )
+        from .dlpack import cuda_array_interface
+
+        return cuda_array_interface(self._data)
 
     def tolist(self):
         if CAPTURE.active:
             host_read(".tolist()")
-        return self._data.tolist()
+        return self._host().tolist()
 
     def __array__(self, dtype=None, copy=None):
         if CAPTURE.active:
             host_read("numpy conversion (np.asarray)")
+        if self._device is not CPU and self._device.type == "cuda":
+            raise TypeError(
+                f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to "
+                "copy the tensor to host memory first."
+            )
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):
@@ -286,7 +334,7 @@ class Tensor(TensorBase):
                 f"Boolean value of Tensor with more than one value is ambiguous "
                 f"(shape {tuple(self._data.shape)})"
             )
-        return bool(self._data.reshape(()).item())
+        return bool(self._host().reshape(()).item())
 
     def __iter__(self):
         if self._data.ndim == 0:
@@ -475,7 +523,7 @@ class Tensor(TensorBase):
         self._bump()
 
     def contiguous(self):
-        if self._data.flags.c_contiguous:
+        if self.is_contiguous():
             return self
         return self.clone()
 

@@ -109,6 +109,10 @@ class RefArrays:
         return np.errstate(all="ignore")
 
     @staticmethod
+    def is_contiguous(a):
+        return bool(a.flags.c_contiguous)
+
+    @staticmethod
     def from_host(a):
         return a
 

@@ -189,14 +189,14 @@ def test_check_raises_when_the_replay_differs():
     (entry,) = compiled._entries.values()
     prog = entry.program
     assert prog.fused is not None  # this step takes the fused path; perturb what it returns
-    fn, fixed = prog.fused
+    fn = prog.fused.fn
 
     def wrong(*args):
         res = fn(*args)
         res[0][...] += 1.0
         return res
 
-    prog.fused = (wrong, fixed)
+    prog.fused.fn = wrong
     with pytest.raises(RuntimeError, match="differs from eager: returned tensor 0"):
         compiled(x, y)
 
@@ -289,3 +289,48 @@ def test_training_parity_models_compiled_equal_eager(case):
         assert steps[0](x, y).item() == compiled(x, y).item()
     _same(*nets)
     assert next(iter(compiled._entries.values())).program is not None
+
+
+def test_steady_state_calls_keep_results_and_bind_grad_once():
+    # the fused step's memory plan: gradients live in buffers of the program (.grad is bound
+    # once and rewritten in place, as after zero_grad(set_to_none=False) + backward), every
+    # returned tensor is new, and nothing else is allocated per call
+    m1, o1, eager, x, y = _setup("tiny", ng.float32)
+    m2, o2, step, _, _ = _setup("tiny", ng.float32)
+    compiled = ng.compile(step)
+    kept_eager, kept_compiled, grads = [], [], []
+    for _ in range(6):
+        kept_eager.append(eager(x, y))
+        kept_compiled.append(compiled(x, y))
+        grads.append(m2[0].weight.grad)
+    assert [a.item() for a in kept_eager] == [b.item() for b in kept_compiled]
+    assert len({id(b._data) for b in kept_compiled}) == 6
+    assert grads[3] is grads[4] is grads[5]
+    _same(m1, m2)
+    (entry,) = compiled._entries.values()
+    assert entry.program.fused_source.count("np.empty(") == 1  # the returned loss
+    # eager code in between (zero_grad sets .grad to None): the next call binds it again
+    for o in (o1, o2):
+        o.zero_grad()
+    assert eager(x, y).item() == compiled(x, y).item()
+    _same(m1, m2)
+
+
+def test_fast_path_guards_new_batches_shapes_and_requires_grad():
+    m1, _, eager, x, y = _setup("tiny", ng.float64)
+    m2, _, step, _, _ = _setup("tiny", ng.float64)
+    compiled = ng.compile(step)
+    ng.manual_seed(3)
+    batches = [(ng.randn(100, 2, dtype=ng.float64), ng.rand(100, 1, dtype=ng.float64))]
+    batches += [(ng.randn(100, 2, dtype=ng.float64), ng.rand(100, 1, dtype=ng.float64))]
+    batches += [(x[:40], y[:40]), (x.T.contiguous().T, y)]  # another shape, another layout
+    for k in range(12):
+        bx, by = batches[min(k // 2, 3)] if k < 8 else batches[k % 2]
+        assert eager(bx, by).item() == compiled(bx, by).item()
+    _same(m1, m2)
+    assert len(compiled._entries) == 3
+    xr = x.detach().requires_grad_()
+    for _ in range(3):
+        assert eager(xr, y).item() == compiled(xr, y).item()
+    assert len(compiled._entries) == 4
+    _same(m1, m2)

@@ -173,6 +173,6 @@ def test_save_and_load_keep_the_device():
 def test_unknown_and_unbuilt_devices_refused():
     with pytest.raises(RuntimeError, match="unknown device 'tpu'"):
         ng.zeros(2, device="tpu")
-    with pytest.raises(RuntimeError, match="CUDA backend"):
+    with pytest.raises(RuntimeError, match="'cuda' is not available"):
         ng.zeros(2, device="cuda")
     assert ng.device("cuda") != ng.device("cpu")  # the name exists for torch code's checks

@@ -130,9 +130,10 @@ def test_item_and_bool_of_multi_element():
 
 
 def test_cuda_device_refused_clearly():
-    with pytest.raises(RuntimeError, match="CUDA backend"):
+    # no GPU here (the CUDA suite runs under the simulator in a process of its own)
+    with pytest.raises(RuntimeError, match="'cuda' is not available.*numba-cuda"):
         ng.zeros(2, device="cuda")
-    with pytest.raises(RuntimeError, match="CUDA backend"):
+    with pytest.raises(RuntimeError, match="'cuda' is not available"):
         f32(2).to("cuda")
 
 

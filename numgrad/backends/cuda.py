@@ -1,6 +1,6 @@
 """``numgrad.backends.cuda``: CUDA's math switches (``matmul.allow_tf32`` ...).  The flags keep
 what is set, with torch's defaults, and change nothing: numgrad has no TF32 or reduced-precision
-CUDA kernels.  ``is_built()`` is False: numgrad's CUDA backend is not built yet."""
+CUDA kernels.  ``is_built()`` says whether numgrad's CUDA device can be used here."""
 
 
 class _MatmulFlags:
@@ -21,8 +21,11 @@ _SDP = {"flash": True, "mem_efficient": True, "math": True, "cudnn": True}
 
 
 def is_built():
-    """False: numgrad's CUDA backend is not built yet (docs/devices.md)."""
-    return False
+    """Whether numgrad's CUDA device can be used here (a GPU with numba-cuda, or Numba's
+    simulator); False on a machine without one, as torch's CPU build answers."""
+    from .. import cuda
+
+    return cuda.is_available()
 
 
 def flash_sdp_enabled():

@@ -24,6 +24,7 @@ first step) makes that key run eagerly from then on, with one warning that says 
 
 from __future__ import annotations
 
+import builtins
 import functools
 import types
 import warnings
@@ -32,7 +33,7 @@ import numpy as np
 
 from .. import capture as _capture
 from ..capture import HostSyncError
-from ..grad_mode import is_grad_enabled
+from ..grad_mode import GRAD_MODE, is_grad_enabled
 from ..storage import TensorBase, _wrap
 from .errors import Unsupported
 from .program import build
@@ -43,12 +44,16 @@ __all__ = ["compile", "CompiledFunction", "HostSyncError"]
 _EAGER, _TRACE, _REPLAY, _FALLBACK = range(4)
 
 
+_MISS = object()  # a fast caller's "not mine": the call takes the full path
+
+
 class _Entry:
-    __slots__ = ("state", "program")
+    __slots__ = ("state", "program", "caller")
 
     def __init__(self):
         self.state = _EAGER
         self.program = None
+        self.caller = None  # the fused program's generated caller (_fast_caller)
 
 
 class CompiledFunction:
@@ -67,6 +72,7 @@ class CompiledFunction:
         self._entries = {}
         self._modules = None
         self._warned = set()
+        self._fast = None  # the last fused entry's generated caller (see _fast_caller)
         functools.update_wrapper(self, fn, updated=())
 
     # ---- guards ------------------------------------------------------------------------------
@@ -86,6 +92,11 @@ class CompiledFunction:
         return (meta, consts, is_grad_enabled(), flags), tensors
 
     def __call__(self, *args, **kwargs):
+        fast = self._fast
+        if fast is not None:
+            out = fast(args, kwargs)
+            if out is not _MISS:
+                return out
         key, tensors = self._key(args, kwargs)
         entry = self._entries.get(key)
         if entry is None:
@@ -95,6 +106,11 @@ class CompiledFunction:
                 out = self._checked(entry, tensors, args, kwargs)
             else:
                 out = self._replay(entry, tensors)
+                if out is not None and entry.program.fused is not None and tensors is args:
+                    # tensors only, no keywords: later calls like this one skip the key
+                    if entry.caller is None:
+                        entry.caller = _fast_caller(self, entry, key)
+                    self._fast = entry.caller
             if out is not None:
                 return out
             entry.state = _TRACE  # a guard failed: trace this call again
@@ -108,6 +124,7 @@ class CompiledFunction:
     # ---- trace -------------------------------------------------------------------------------
     def _trace(self, entry, tensors, args, kwargs):
         arrays = [t._data for t in tensors]
+        entry.caller = None
         rng = _rng_state()
         with _capture.trace() as tr:
             tr.forbid_host_reads = True
@@ -145,29 +162,32 @@ class CompiledFunction:
             if t._data is not arr:  # p.data replaced, a state tensor rebuilt: trace again
                 return None
         scalars = []
+        fused = prog.fused
         for u in prog.updates:
-            s = u.scalars()
+            s = u.scalars() if fused is None else u.python_scalars()
             if s is None:
                 return None
             scalars += s
         arrays = [t._data for t in tensors]
-        if prog.fused is not None:
-            fn, fixed = prog.fused
-            try:
-                if prog.fused_calls:
-                    res = fn(*arrays, *fixed, *scalars)
-                else:  # the first call compiles (or loads) it: quiet Numba's pedantic notes
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore", _numba_ir_warning())
-                        res = fn(*arrays, *fixed, *scalars)
-                    prog.fused_calls = 1
-            except IndexError:
-                return None  # a bad target: eager raises torch's error naming it (retrace)
-        else:
+        if fused is None:
             res = prog.run(*arrays, *scalars)
-        for t, k in prog.grads:
-            t.grad = _wrap(res[k], t._device)
-        return _fill(prog.template, res, prog.outputs)
+            for t, k in prog.grads:
+                t.grad = _wrap(res[k], t._device)
+            return _fill(prog.template, res, prog.outputs)
+        try:
+            if fused.calls:
+                res = fused.fn(*arrays, *fused.fixed, *scalars)
+            else:  # the first call compiles (or loads) it: quiet Numba's pedantic notes
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", _numba_ir_warning())
+                    res = fused.fn(*arrays, *fused.fixed, *scalars)
+                fused.calls = 1
+        except IndexError:
+            return None  # a bad target: eager raises torch's error naming it (retrace)
+        for t, g in fused.grads:
+            if t.grad is not g:
+                t.grad = g
+        return _fill(prog.template, res, range(len(res)))
 
     # ---- check=True ----------------------------------------------------------------------------
     def _checked(self, entry, tensors, args, kwargs):
@@ -200,6 +220,78 @@ class CompiledFunction:
                 + "; ".join(problems)
             )
         return eager
+
+
+def _fast_caller(cf, entry, key):
+    """A Python function for the calls that land in ``entry`` with tensors as the only
+    arguments: it checks what the key holds (each tensor's shape, strides, dtype, device and
+    ``requires_grad``, grad mode, the modules' ``training`` flags) attribute by attribute
+    against constants, checks the bound arrays, reads the optimizer's scalars, calls the fused
+    step and binds ``.grad`` only where it changed.  Anything unexpected returns ``_MISS`` and
+    the call takes the full path (which traces again where it must).  Generated, because a
+    loop over lists of guards costs more than the step's arithmetic on small models."""
+    meta, _, grad_mode, flags = key
+    prog = entry.program
+    fused = prog.fused
+    env = {"_MISS": _MISS, "GRAD_MODE": GRAD_MODE, "FN": fused.fn}
+    n = len(meta)
+    lines = [
+        "def call(args, kwargs):",
+        f"    if kwargs or len(args) != {n} or GRAD_MODE.enabled is not {bool(grad_mode)}:",
+        "        return _MISS",
+    ]
+    if n:
+        lines.append(f"    {''.join(f't{k}, ' for k in range(n))}= args")
+        lines.append("    try:")
+        for k, (shape, dtype, device, rg, strides) in enumerate(meta):
+            env.update({f"S{k}": shape, f"D{k}": dtype, f"V{k}": device, f"R{k}": strides})
+            env[f"G{k}"] = rg
+            lines += [
+                f"        d{k} = t{k}._data",
+                f"        if (d{k}.shape != S{k} or d{k}.strides != R{k} or d{k}.dtype is not "
+                f"D{k} or t{k}._device is not V{k} or t{k}._rg is not G{k}):",
+                "            return _MISS",
+            ]
+        lines += ["    except AttributeError:", "        return _MISS"]
+    checks = []
+    for j, (m, flag) in enumerate(zip(cf._modules, flags)):
+        env[f"M{j}"] = m
+        checks.append(f"M{j}.training is not {bool(flag)}")
+    for j, (t, arr) in enumerate(prog.bound_tensors):
+        env[f"B{j}"], env[f"A{j}"] = t, arr
+        checks.append(f"B{j}._data is not A{j}")
+    for c in checks:
+        lines += [f"    if {c}:", "        return _MISS"]
+    call = [f"d{k}" for k in range(n)]
+    for j, x in enumerate(fused.fixed):
+        env[f"X{j}"] = x
+        call.append(f"X{j}")
+    for j, u in enumerate(prog.updates):
+        env[f"U{j}"] = u
+        lines += [
+            f"    h{j} = U{j}.python_scalars()",
+            f"    if h{j} is None:",
+            "        return _MISS",
+        ]
+        call.append(f"*h{j}")
+    lines += [
+        "    try:",
+        f"        r = FN({', '.join(call)})",
+        "    except IndexError:",
+        "        return _MISS",
+    ]
+    for j, (t, g) in enumerate(fused.grads):
+        env[f"T{j}"], env[f"GT{j}"] = t, g
+        lines += [f"    if T{j}.grad is not GT{j}:", f"        T{j}.grad = GT{j}"]
+    template = prog.template
+    if isinstance(template, tuple) and template[0] == "T":
+        env.update(WRAP=_wrap, DEV=template[1])
+        lines.append("    return WRAP(r[0], DEV)")
+    else:
+        env.update(FILL=_fill, TEMPLATE=template, OUTS=range(len(prog.result_arrays)))
+        lines.append("    return FILL(TEMPLATE, r, OUTS)")
+    exec(builtins.compile("\n".join(lines) + "\n", "<numgrad.compile caller>", "exec"), env)
+    return env["call"]
 
 
 def _leaves(out):

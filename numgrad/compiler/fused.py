@@ -2,17 +2,40 @@
 
 Where every entry of a trace is one this module knows (the ops of MLP training steps:
 elementwise rules, linear, whole-tensor mean/sum, log_softmax, nll, the seed gradient, the
-optimizer updates), the step becomes Python source for a single Numba function that calls the
-same compute kernels eager mode calls (``devices/cpu``: ``linear_kernel``, ``mm_kernel``,
-``log_softmax_kernel``, ``nll_kernel``..., the generated update loop) and runs every
-elementwise rule in a loop of its own inside it, calling the same scalar rule.  No Python runs
-between kernels, and the results are eager's bit for bit (``tests/test_compile.py``).
+optimizer updates), the step becomes Python source for a single Numba function that does what
+the same compute kernels eager mode calls do (``devices/cpu``: ``linear_kernel``,
+``mm_kernel``, ``colsum_kernel``, ``log_softmax_kernel``, ``nll_kernel``..., the generated
+update loop) and runs every elementwise rule in a loop inside it, calling the same scalar rule.
+No Python runs between kernels, and the results are eager's bit for bit
+(``tests/test_compile.py``).
+
+**Memory plan.**  The function allocates nothing per call but the arrays it returns (and the
+results of the few kernels that make their own, such as ``nll_kernel``):
+
+* every intermediate lives in one workspace, at an offset chosen by a linear scan over the
+  trace (a buffer is reused once the last entry reading it has run);
+* each gradient bound to a parameter's ``.grad`` has a buffer of its own, written every call;
+  the wrapper binds ``.grad`` to a tensor over it once, and the optimizer's pointer table
+  holds its address from the start (no address written per call);
+* parameters, buffers, optimizer state and the workspace are reached through one int64 array
+  of addresses (``P``), so a call passes the step's tensor arguments, ``P`` and the
+  optimizer's scalars: unboxing an array argument costs about as much as a small kernel.
+  The arrays stay alive with the program, and the wrapper's guards check that every bound
+  array still belongs to its tensor before each call.
+
+Where a kernel writes into a given buffer the fused code calls the same routine eager's kernel
+calls: ``np.dot(a, b, out)`` is what Numba's ``a @ b`` runs after allocating ``out``.
+
+**No fusion across ops yet.**  Each elementwise rule keeps a loop of its own: a linear
+layer's bias add run in one pass with its activation was measured faster (about 1 us of the
+tiny step) but drifted from eager by an ulp after a few steps (Adam, sigmoid output layer),
+so it is not done until it can be made exact (docs/compile.md).
 
 The source is written to the kernel cache folder under a hash of itself and imported by name
 (``kernel_cache.load_generated``), so Numba caches the compiled function: a new process running
 the same step loads it instead of compiling it.
 
-Anything else raises :class:`~numgrad.compiler.program.Unsupported` and the step runs as the
+Anything else raises :class:`~numgrad.compiler.errors.Unsupported` and the step runs as the
 replay program (``program.py``) instead: broadcasting elementwise calls, strided inputs,
 reductions over some dims, accumulation into existing gradients, other ops.  Every emitter below
 mirrors the Python glue of its op's CPU implementation for the case it accepts; the glue is
@@ -22,12 +45,17 @@ where a difference from eager would come from, so the accepted cases are narrow 
 from __future__ import annotations
 
 import hashlib
+import math
 import sys
 
 import numpy as np
 
 from ..devices.kernel_cache import file_hash, load_generated
+from ..storage import _wrap
 from .errors import Unsupported
+
+_ALIGN = 64  # workspace buffers start on cache lines (and SIMD loads stay aligned)
+_POINTER_KINDS = "fiu"  # dtypes reached through P; others are passed as arguments
 
 
 def _is_slot(x):
@@ -43,18 +71,75 @@ def _float(s):
     return isinstance(s.array, np.ndarray) and s.array.dtype.kind == "f"
 
 
+def _slots_in(x):
+    if _is_slot(x):
+        yield x
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            yield from _slots_in(v)
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _slots_in(v)
+
+
+def _dt(s):
+    return f"np.{np.dtype(s.dtype).name}"
+
+
+def _shape(shape):
+    return "(" + "".join(f"{int(d)}, " for d in shape) + ")"
+
+
+def _size(shape):
+    return int(np.prod(shape, dtype=np.int64))
+
+
+class Fused:
+    """A fused step and what its caller needs: ``fn(*arrays, *fixed, *scalars)`` returns the
+    tuple of the arrays the user's function returned; ``grads``: (parameter, gradient tensor)
+    pairs to bind as ``.grad`` (the gradient tensors are rewritten in place every call);
+    ``keep``: every array an address in ``P`` points into."""
+
+    __slots__ = ("fn", "fixed", "grads", "keep", "source", "calls")
+
+    def __init__(self, fn, fixed, grads, keep, source):
+        self.fn = fn
+        self.fixed = fixed
+        self.grads = grads
+        self.keep = keep
+        self.source = source
+        self.calls = 0
+
+
 class _Gen:
-    def __init__(self, trace, arg_arrays):
+    def __init__(self, trace, arg_arrays, result_slots, grad_slots):
         self.trace = trace
         self.lines = []
+        self.prologue = []
         self.imports = {}  # (module, name) -> alias
         self.names = {}  # slot index -> name in the function
-        self.params = []  # the function's parameters, in order
-        self.fixed = []  # values of the parameters after the call's own (bound per program)
+        self.params = [f"a{k}" for k in range(len(arg_arrays))] + ["P"]
+        self.extra = []  # arrays and numbers passed as arguments after P
+        self.pointers = []  # what P holds: ("array", arr) or ("ws", offset)
+        self.grad_buffers = {}  # slot index -> the array bound to a parameter's .grad
+        self.home = {}  # slot index -> "grad" | "fresh" (new array per call)
+        self.last_use = {}  # slot index -> index of the last entry reading it
+        self.live = {}  # slot index -> (offset, size) of its workspace buffer
+        self.free = []  # (size, offset) of workspace buffers no live slot holds
+        self.ws_size = 0
+        self.entry = 0  # index of the entry being emitted
+        for s in result_slots:
+            self.home[s.index] = "fresh"
+        for s in grad_slots:
+            self.home[s.index] = "grad"  # a result that is also a gradient is copied
+        for s in trace.slots:
+            if s.view_of is not None:  # views alias their base: no buffer reuse near them
+                self.home.setdefault(s.index, "fresh")
+                self.home.setdefault(s.view_of.index, "fresh")
+        for i, e in enumerate(trace.entries):
+            for s in _slots_in(e.inputs):
+                self.last_use[s.index] = i
         arg_ids = {id(a): k for k, a in enumerate(arg_arrays)}
-        self.n_args = len(arg_arrays)
-        for k in range(self.n_args):
-            self.params.append(f"a{k}")
         for s in trace.slots:
             if s.origin == "new":
                 continue
@@ -62,13 +147,39 @@ class _Gen:
             if k is not None:
                 self.names[s.index] = f"a{k}"
             elif isinstance(s.array, np.ndarray):
-                self.names[s.index] = self.fixed_param(s.array, "s")
+                self.names[s.index] = self.bound(s.array, f"s{s.index}")
 
-    def fixed_param(self, value, prefix):
-        name = f"{prefix}{len(self.fixed)}"
-        self.fixed.append(value)
+    # ---- arrays and constants from outside ---------------------------------------------------
+    def bound(self, arr, name):
+        """``name`` in the function is ``arr`` (updated in place, alive with the program)."""
+        if arr.flags.c_contiguous and arr.dtype.kind in _POINTER_KINDS:
+            k = len(self.pointers)
+            self.pointers.append(("array", arr))
+            self.prologue.append(
+                f"{name} = carray(_ptr(P[{k}], np.{arr.dtype.name}), {_shape(arr.shape)})"
+            )
+            return name
+        return self.argument(arr)
+
+    def argument(self, value):
+        name = f"x{len(self.extra)}"
+        self.extra.append(value)
         self.params.append(name)
         return name
+
+    def const(self, x):
+        """A number of the trace as a literal of its own type (typed as eager's argument)."""
+        if isinstance(x, (bool, np.bool_)):
+            return repr(bool(x))
+        if isinstance(x, (int, np.integer)) and not isinstance(x, np.generic):
+            return repr(int(x))
+        if isinstance(x, float) and math.isfinite(x):
+            return repr(x)
+        if isinstance(x, np.number) and np.isfinite(x):
+            return f"np.{x.dtype.name}({x.item()!r})"
+        if isinstance(x, (int, float, np.number)):
+            return self.argument(x)  # inf, nan: no literal
+        raise Unsupported(f"operand of type {type(x).__name__}")
 
     def imp(self, fn):
         mod = getattr(fn, "py_func", fn).__module__
@@ -88,90 +199,140 @@ class _Gen:
             raise Unsupported(f"slot {s!r} read before it is made")
         return name
 
-    def new(self, s):
-        if s.origin != "new":
+    # ---- results of the step's entries: the memory plan ------------------------------------
+    def out(self, s):
+        """The name of a buffer the current entry writes slot ``s`` into (defined here)."""
+        if s.origin != "new" or s.index in self.names:
             raise Unsupported(f"{s!r} written as a new result")
+        if not isinstance(s.array, np.ndarray):
+            raise Unsupported(f"{s!r} is not a numpy array")
         name = self.names[s.index] = f"v{s.index}"
+        home = self.home.get(s.index)
+        dtype = np.dtype(s.dtype)
+        if home == "grad":
+            buf = np.zeros(s.shape, dtype)
+            self.grad_buffers[s.index] = buf
+            k = len(self.pointers)
+            self.pointers.append(("array", buf))
+            self.emit(f"{name} = carray(_ptr(P[{k}], {_dt(s)}), {_shape(s.shape)})")
+        elif home == "fresh" or dtype.kind not in _POINTER_KINDS:
+            self.emit(f"{name} = np.empty({_shape(s.shape)}, {_dt(s)})")
+        else:
+            size = -(-max(s.array.nbytes, 1) // _ALIGN) * _ALIGN
+            fits = [b for b in self.free if b[0] >= size]
+            if fits:
+                block = min(fits)
+                self.free.remove(block)
+            else:
+                block = (size, self.ws_size)
+                self.ws_size += size
+            self.live[s.index] = block
+            k = len(self.pointers)
+            self.pointers.append(("ws", block[1]))
+            self.emit(f"{name} = carray(_ptr(P[{k}], {_dt(s)}), {_shape(s.shape)})")
         return name
+
+    def assign(self, s, expr):
+        """Slot ``s`` is ``expr``, an array a kernel allocated: used as it is, or copied into
+        the slot's gradient buffer."""
+        if self.home.get(s.index) != "grad":
+            if s.origin != "new" or s.index in self.names:
+                raise Unsupported(f"{s!r} written as a new result")
+            self.names[s.index] = f"v{s.index}"
+            self.emit(f"v{s.index} = {expr}")
+            return
+        o = self.out(s)
+        n = _size(s.shape)
+        self.emit(f"_src = {expr}.reshape({n})")
+        self.emit(f"_dst = {o}.reshape({n})")
+        self.emit(f"for i in range({n}):")
+        self.emit("    _dst[i] = _src[i]")
+
+    def release(self, entry):
+        """Before entry ``entry``: the buffers of slots no later entry reads are free."""
+        self.entry = entry
+        for idx in [i for i in self.live if self.last_use.get(i, -1) < entry]:
+            self.free.append(self.live.pop(idx))
 
     def emit(self, line):
         self.lines.append("    " + line)
 
 
-def _dt(s):
-    return f"np.{np.dtype(s.dtype).name}"
-
-
-def _shape(shape):
-    return "(" + "".join(f"{int(d)}, " for d in shape) + ")"
-
-
 # ---- emitters: one per (kind, op[, wrt]) ------------------------------------------------------
+
+
+def _elementwise_call(g, e, out):
+    """The rule call of elementwise entry ``e`` at flat index ``i`` and the flat views it
+    reads."""
+    rule = g.imp(e.kernel.scalar)
+    size = _size(out.shape)
+    flat, call = [], []
+    for x in e.inputs:
+        if _is_slot(x):
+            if tuple(x.shape) != tuple(out.shape) or not _contig(x):
+                raise Unsupported(f"{e.op}: broadcasting or strided operand")
+            flat.append(f"{g.ref(x)}.reshape({size})")
+            call.append(f"_x{len(flat) - 1}[i]")
+        else:
+            call.append(g.const(x))
+    return f"{rule}({', '.join(call)})", flat
 
 
 def _elementwise(g, e):
     (out,) = e.outputs
     if not _contig(out):
         raise Unsupported(f"{e.op}: strided result")
-    rule = g.imp(e.kernel.scalar)
-    size = int(np.prod(out.shape, dtype=np.int64))
-    flat = []
-    call = []
-    for x in e.inputs:
-        if _is_slot(x):
-            if tuple(x.shape) != tuple(out.shape) or not _contig(x):
-                raise Unsupported(f"{e.op}: broadcasting or strided operand")
-            name = g.ref(x)
-            flat.append(f"{name}.reshape({size})")
-            call.append(f"_x{len(flat) - 1}[i]")
-        elif isinstance(x, (bool, int, float, np.number)):
-            call.append(g.fixed_param(x, "c"))
-        else:
-            raise Unsupported(f"{e.op}: operand of type {type(x).__name__}")
-    o = g.new(out)
-    g.emit(f"{o} = np.empty({_shape(out.shape)}, {_dt(out)})")
+    call, flat = _elementwise_call(g, e, out)
+    size = _size(out.shape)
+    o = g.out(out)
     g.emit(f"_o = {o}.reshape({size})")
     for k, f in enumerate(flat):
         g.emit(f"_x{k} = {f}")
     g.emit(f"for i in range({size}):")
-    g.emit(f"    _o[i] = {rule}({', '.join(call)})")
+    g.emit(f"    _o[i] = {call}")
 
 
 def _linear(g, e):
-    from ..devices.cpu import linalg
-
     x, w, b = e.inputs
     (out,) = e.outputs
-    if len(x.shape) != 2 or not _float(x):
+    if len(x.shape) != 2 or not _float(x) or not isinstance(out.array, np.ndarray):
         raise Unsupported("linear: input not 2-D float")
-    o = g.new(out)
-    if b is None:
-        g.emit(f"{o} = {g.imp(linalg.linear_nobias_kernel)}({g.ref(x)}, {g.ref(w)})")
-    else:
-        g.emit(f"{o} = {g.imp(linalg.linear_kernel)}({g.ref(x)}, {g.ref(w)}, {g.ref(b)})")
+    o = g.out(out)
+    # linear_kernel: out = x @ w.T (Numba's @ is np.empty, then this np.dot), then the bias
+    g.emit(f"np.dot({g.ref(x)}, {g.ref(w)}.T, {o})")
+    if b is not None:
+        m, n = out.shape
+        g.emit(f"for i in range({m}):")
+        g.emit(f"    for j in range({n}):")
+        g.emit(f"        {o}[i, j] += {g.ref(b)}[j]")
 
 
 def _linear_back(g, e):
-    from ..devices.cpu import linalg
-
     (out,) = e.outputs
     grad = e.inputs[0]
     if len(grad.shape) != 2 or not _float(grad) or not _contig(grad):
         raise Unsupported("linear backward: gradient not 2-D contiguous float")
-    mm = g.imp(linalg.mm_kernel)
-    o = g.new(out)
     if e.wrt == "x":
         _, w, x_shape = e.inputs
         if len(x_shape) != 2:
             raise Unsupported("linear backward: input not 2-D")
-        g.emit(f"{o} = {mm}({g.ref(grad)}, {g.ref(w)})")
+        o = g.out(out)
+        g.emit(f"np.dot({g.ref(grad)}, {g.ref(w)}, {o})")  # mm_kernel: grad @ w
     elif e.wrt == "weight":
         _, x = e.inputs
         if len(x.shape) != 2:
             raise Unsupported("linear backward: input not 2-D")
-        g.emit(f"{o} = {mm}({g.ref(grad)}.T, {g.ref(x)})")
+        o = g.out(out)
+        g.emit(f"np.dot({g.ref(grad)}.T, {g.ref(x)}, {o})")  # mm_kernel: grad.T @ x
     else:
-        g.emit(f"{o} = {g.imp(linalg.colsum_kernel)}({g.ref(grad)})")
+        # colsum_kernel: zeros, then row by row in order (the same sums, the same rounding)
+        o = g.out(out)
+        gr = g.ref(grad)
+        m, n = grad.shape
+        g.emit(f"{o}[:] = 0")
+        g.emit(f"for i in range({m}):")
+        g.emit(f"    for j in range({n}):")
+        g.emit(f"        {o}[j] += {gr}[i, j]")
 
 
 def _reduce(g, e):
@@ -184,10 +345,8 @@ def _reduce(g, e):
     n = int(plan.arb[1])
     if e.op == "mean" and n == 0:
         raise Unsupported("mean of an empty tensor")
-    size = int(np.prod(x.shape, dtype=np.int64))
-    o = g.new(out)
-    g.emit(f"{o} = np.empty((), {_dt(out)})")
-    g.emit(f"{o}[()] = {g.imp(vec_sum)}({g.ref(x)}.reshape({size}))")
+    o = g.out(out)
+    g.emit(f"{o}[()] = {g.imp(vec_sum)}({g.ref(x)}.reshape({_size(x.shape)}))")
     if e.op == "mean":
         # numpy divides two float32 0-d arrays in float32; a float64 quotient rounded to
         # float32 on the store is that same number (a quotient is correctly rounded either way)
@@ -197,13 +356,12 @@ def _reduce(g, e):
 def _reduce_back(g, e):
     grad, plan = e.inputs
     (out,) = e.outputs
-    if grad.shape != () or not _float(grad):
+    if grad.shape != () or not _float(grad) or tuple(plan.shape) != tuple(out.shape):
         raise Unsupported(f"{e.op} backward: not from a 0-d gradient")
-    o = g.new(out)
-    g.emit(f"{o} = np.empty({_shape(plan.shape)}, {_dt(out)})")
     value = f"{g.ref(grad)}[()]"
     if e.op == "mean":
         value = f"({value} / {_dt(out)}({int(plan.arb[1])}))"
+    o = g.out(out)
     g.emit(f"{o}[...] = {value}" if plan.shape else f"{o}[()] = {value}")
 
 
@@ -215,7 +373,7 @@ def _rows_op(g, e):
     if plan.moved or len(x.shape) != 2 or not _contig(x) or not _float(x):
         raise Unsupported(f"{e.op}: not rows of a contiguous 2-D float tensor")
     kernel = {"log_softmax": nn.log_softmax_kernel, "softmax": nn.softmax_kernel}[e.op]
-    g.emit(f"{g.new(out)} = {g.imp(kernel)}({g.ref(x)})")
+    g.assign(out, f"{g.imp(kernel)}({g.ref(x)})")
 
 
 def _rows_back(g, e):
@@ -228,7 +386,7 @@ def _rows_back(g, e):
     kernel = {"log_softmax": nn.log_softmax_backward_kernel, "softmax": nn.softmax_backward_kernel}[
         e.op
     ]
-    g.emit(f"{g.new(out)} = {g.imp(kernel)}({g.ref(grad)}, {g.ref(out_s)})")
+    g.assign(out, f"{g.imp(kernel)}({g.ref(grad)}, {g.ref(out_s)})")
 
 
 def _nll(g, e):
@@ -238,8 +396,7 @@ def _nll(g, e):
     (out,) = e.outputs
     if plan.layout != 2 or not (_contig(logp) and _contig(target)) or not _float(logp):
         raise Unsupported("nll: not (N, C) rows with (N,) targets")
-    w = g.ref(weight) if weight is not None else g.fixed_param(np.empty(0, logp.dtype), "s")
-    o = g.new(out)
+    w = g.ref(weight) if weight is not None else g.argument(np.empty(0, logp.dtype))
     g.emit(
         f"_l, _t, _tw, _bad = {g.imp(nn.nll_kernel)}({g.ref(logp)}, {g.ref(target)}, {w}, "
         f"{int(ignore_index)}, {int(plan.mode)})"
@@ -248,9 +405,9 @@ def _nll(g, e):
     g.emit("if _bad >= 0:")
     g.emit("    raise IndexError('nll_loss: target out of bounds')")
     if plan.mode == 0:
-        g.emit(f"{o} = _l")
+        g.assign(out, "_l")
         return
-    g.emit(f"{o} = np.empty((), {_dt(out)})")
+    o = g.out(out)
     if plan.mode == 1:
         g.emit(f"{o}[()] = _t")
     else:
@@ -269,27 +426,26 @@ def _nll_back(g, e):
             raise Unsupported("nll backward: weight of another dtype")
         w = g.ref(weight)
     else:
-        w = g.fixed_param(np.empty(0, grad.dtype), "s")
-    size = int(np.prod(grad.shape, dtype=np.int64))
+        w = g.argument(np.empty(0, grad.dtype))
+    size = _size(grad.shape)
     g.emit(
-        f"{g.new(out)}, _bad = {g.imp(nn.nll_backward_kernel)}({g.ref(grad)}.reshape({size}), "
+        f"_g, _bad = {g.imp(nn.nll_backward_kernel)}({g.ref(grad)}.reshape({size}), "
         f"{g.ref(target)}, {w}, {int(ignore_index)}, {int(plan.c)}, {int(plan.mode)})"
     )
     g.emit("if _bad >= 0:")
     g.emit("    raise IndexError('nll_loss: target out of bounds')")
+    g.assign(out, "_g")
 
 
-def _array(g, e, grads):
+def _array(g, e):
     if e.op == "set_grad":
-        grads.append((e.attrs["of"], e.inputs[0]))
         return
     if e.op == "full":
         (out,) = e.outputs
         value = e.attrs["value"]
-        if not isinstance(value, (int, float, np.number)):
+        if not isinstance(value, (int, float, np.number)) or not math.isfinite(value):
             raise Unsupported("full with a non-number")
-        o = g.new(out)
-        g.emit(f"{o} = np.empty({_shape(out.shape)}, {_dt(out)})")
+        o = g.out(out)
         g.emit(f"{o}[{'()' if out.shape == () else '...'}] = {float(value)!r}")
         return
     if e.op == "add":
@@ -297,27 +453,38 @@ def _array(g, e, grads):
         (out,) = e.outputs
         if a.shape != b.shape or a.dtype != b.dtype:
             raise Unsupported("add of different shapes or dtypes")
-        g.emit(f"{g.new(out)} = {g.ref(a)} + {g.ref(b)}")
+        g.assign(out, f"{g.ref(a)} + {g.ref(b)}")
         return
     if e.op == "copy":
         (x,) = e.inputs
         (out,) = e.outputs
-        g.emit(f"{g.new(out)} = {g.ref(x)}.copy()")
+        g.assign(out, f"{g.ref(x)}.copy()")
         return
     raise Unsupported(f"array work {e.op!r}")
 
 
-def _update(g, upd, grad_slots):
+def _update(g, upd, grad_slots, scalars):
     bound = upd.bound
     fn = g.imp(bound.fn)
-    table = g.fixed_param(bound.table, "t")
-    like = g.fixed_param(bound.like, "l")
+    k = len(g.extra) + len(g.pointers)
+    table = g.bound(bound.table, f"_table{k}")
+    like = g.bound(bound.like, f"_like{k}")
     col = bound.grad_col
     for r, s in enumerate(grad_slots):
         if not _contig(s):
             raise Unsupported("a gradient is not contiguous")
-        g.emit(f"{table}[{r}, {col}] = {g.ref(s)}.ctypes.data")
-    hs = [f"h{upd.first_scalar + j}" for j in range(len(upd.names))]
+        buf = g.grad_buffers.get(s.index)
+        if buf is not None:
+            bound.table[r, col] = buf.ctypes.data  # the same buffer every call
+        else:
+            g.emit(f"{table}[{r}, {col}] = {g.ref(s)}.ctypes.data")
+    hs = []
+    for j, v in enumerate(scalars):
+        h = f"h{upd.first_scalar + j}"
+        # the caller passes python numbers (cheaper to unbox); the rule sees eager's types
+        if isinstance(v, np.number):
+            h = f"np.{v.dtype.name}({h})"
+        hs.append(h)
     g.emit(f"{fn}({table}, {like}{''.join(', ' + h for h in hs)})")
 
 
@@ -337,13 +504,28 @@ _EMIT = {
 }
 
 
+def python_scalar(v):
+    """An update scalar as the fused function takes it (it casts back to the traced type)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
 def build_fused(trace, arg_arrays, program):
-    """The fused function of ``trace`` for ``program`` (its results in the same order), with
-    the fixed arguments it takes after the call's arrays; raises Unsupported."""
-    g = _Gen(trace, arg_arrays)
-    grads = []
+    """The :class:`Fused` step of ``trace`` for ``program`` (its returned arrays in the same
+    order); raises Unsupported."""
+    result_slots = []
+    for a in program.result_arrays:
+        s = trace._slot_of.get(id(a))
+        if s is None:
+            raise Unsupported("the function returns a tensor the trace never made")
+        result_slots.append(s)
+    grad_pairs = [(e.attrs["of"], e.inputs[0]) for e in trace.entries if e.op == "set_grad"]
+    for _, s in grad_pairs:
+        if not _is_slot(s) or s.origin != "new":
+            raise Unsupported("a gradient that the step does not make")
+    g = _Gen(trace, arg_arrays, result_slots, [s for _, s in grad_pairs])
     updates = iter(program.updates)
-    for e in trace.entries:
+    for i, e in enumerate(trace.entries):
+        g.release(i)
         if e.kind in ("forward", "backward"):
             if any(o is not None and not isinstance(o.array, np.ndarray) for o in e.outputs):
                 raise Unsupported(f"{e.op}: a result that is not an array")
@@ -355,34 +537,57 @@ def build_fused(trace, arg_arrays, program):
             else:
                 raise Unsupported(f"no fused form for {e.kind} {e.op}")
         elif e.kind == "array":
-            _array(g, e, grads)
+            _array(g, e)
         elif e.kind == "update":
             upd = next(updates)
-            _update(g, upd, e.inputs["grad"])
+            scalars = upd.scalars()
+            if scalars is None:
+                raise Unsupported("the optimizer's flags changed while building")
+            _update(g, upd, e.inputs["grad"], scalars)
         elif e.kind == "create":
             (s,) = e.outputs
-            g.names[s.index] = g.fixed_param(s.array, "s")
+            g.names[s.index] = g.bound(s.array, f"s{s.index}")
         else:
             raise Unsupported(f"entry kind {e.kind}")
-    results = [g.ref(trace._slot_of[id(a)]) for a in program.result_arrays]
-    results += [g.ref(s) for _, s in grads]
+    results = []
+    for s in result_slots:
+        name = g.ref(s)
+        # a gradient buffer is rewritten next call: the caller gets its own copy
+        results.append(f"{name}.copy()" if s.index in g.grad_buffers else name)
     n_h = sum(len(u.names) for u in program.updates)
     params = g.params + [f"h{j}" for j in range(n_h)]
     head = "".join(f"from {m} import {n} as {a}\n" for (m, n), a in g.imports.items())
     # Numba's cache of this function holds the kernels it calls, compiled in: name the
     # versions of their files, so an edited kernel makes a new module (never a stale one)
+    mods = {m for m, _ in g.imports} | {"numgrad.devices.cpu.optim"}
     versions = " ".join(
-        sorted({f"{m}:{file_hash(getattr(sys.modules[m], '__file__', m))}" for m, _ in g.imports})
+        sorted(f"{m}:{file_hash(getattr(sys.modules[m], '__file__', m))}" for m in mods)
     )
-    body = "\n".join(g.lines)
+    body = "\n".join(["    " + ln for ln in g.prologue] + g.lines)
     source = (
         "# generated by numgrad.compile: one traced training step (docs/compile.md)\n"
         f"# kernels from: {versions}\n"
-        "import numpy as np\nfrom numba import njit\n"
+        "import numpy as np\nfrom numba import carray, njit\n"
+        "from numgrad.devices.cpu.optim import address_as_pointer as _ptr\n"
         f"{head}\n\n@njit(cache=True, error_model='numpy', fastmath={{'contract'}})\n"
         f"def step({', '.join(params)}):\n{body}\n"
         f"    return ({''.join(r + ', ' for r in results)})\n"
     )
     digest = hashlib.sha1(source.encode()).hexdigest()[:8]
     mod = load_generated(f"step_{digest}", source)
-    return mod.step, tuple(g.fixed), source
+
+    workspace = np.empty(g.ws_size + _ALIGN, np.uint8)
+    base = workspace.ctypes.data
+    base += -base % _ALIGN
+    P = np.empty(len(g.pointers), np.int64)
+    for k, (kind, v) in enumerate(g.pointers):
+        P[k] = base + v if kind == "ws" else v.ctypes.data
+    keep = [workspace, P] + [v for kind, v in g.pointers if kind == "array"]
+    grads = []
+    tensors = {id(t._data): t for t, _ in program.grads}
+    for of, s in grad_pairs:
+        t = tensors.get(id(of.array))
+        if t is None:
+            raise Unsupported(f"a gradient for {of!r}, whose tensor is unknown")
+        grads.append((t, _wrap(g.grad_buffers[s.index], t._device)))
+    return Fused(mod.step, (P, *g.extra), grads, keep, source)

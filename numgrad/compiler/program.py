@@ -15,8 +15,8 @@ Slots (see ``numgrad/capture.py``):
 * ``param`` and other ``input`` slots (parameters, buffers, optimizer state, constants made
   before the trace) are bound by reference: updated in place, they carry the state across
   calls, and the guards check each still belongs to its tensor;
-* ``new`` slots are locals of the generated function (fresh arrays each call: no memory plan
-  yet, see docs/compile.md).
+* ``new`` slots are locals of the generated function (fresh arrays each call; the fused form,
+  ``fused.py``, has a memory plan).
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from __future__ import annotations
 import itertools
 
 from ..ops.registry import OPS
+from ..storage import TensorBase
 from .errors import Unsupported
-from .fused import build_fused
+from .fused import build_fused, python_scalar
 
 # entry kinds and array-work names the program knows; anything else refuses the trace
 _ARRAY_WORK = {"cast", "asarray", "sum_to_shape", "add", "copy", "full", "set_grad", "accumulate"}
@@ -49,9 +50,8 @@ class Program:
     def __init__(self, source, fn, arg_slots, grads, outputs, updates, bound_tensors, state):
         self.state_arrays = state  # every array bound by reference (check=True snapshots them)
         self.result_arrays = ()  # the traced arrays of the function's returned tensors
-        self.fused = None  # (njit function, fixed arguments) when the whole step fused
+        self.fused = None  # a fused.Fused when the whole step fused
         self.fused_source = None
-        self.fused_calls = 0
         self.fused_reason = None  # why not, when it did not
         self.template = None  # the structure of the function's result (set by the wrapper)
         self.source = source
@@ -68,10 +68,13 @@ class _Update:
     learning-rate changes (schedulers) take effect; a change of its static flags (e.g. weight
     decay switched on) makes the wrapper trace again."""
 
-    __slots__ = ("spec", "group", "dtype", "static", "names", "bound", "first_scalar", "last")
+    __slots__ = (
+        "spec", "group", "dtype", "static", "names", "bound", "first_scalar", "last", "python",
+    )  # fmt: skip
 
     def __init__(self, spec, group, dtype, static):
-        self.last = (None, None)  # (the group's hyper-parameters, the scalars planned from them)
+        self.last = (None, None)  # (the group's values, the scalars planned from them)
+        self.python = None  # the last scalars as python numbers (what the fused step takes)
         self.bound = None  # the device's update bound to the rows (set by the builder)
         self.first_scalar = 0  # index of its first scalar among the program's h arguments
         self.spec = spec
@@ -83,18 +86,32 @@ class _Update:
     def scalars(self):
         """This call's scalars from the live group, or None if its static flags changed.
 
-        Planned again only when a hyper-parameter of the group changed since the last call
-        (compared by value: a scheduler writes a new ``lr``), as planning costs microseconds.
+        Planned again only when a value of the group changed since the last call (a
+        scheduler writes a new ``lr``), as planning costs microseconds.  The comparison is one
+        list ``==`` (identity first, then ``==`` per value: a list of betas compares by value);
+        a group holding a tensor (which could change in place) is planned every call.
         """
-        fp = [tuple(v) if type(v) is list else v for k, v in self.group.items() if k != "params"]
+        values = list(self.group.values())
+        last = self.last
         try:
-            if fp == self.last[0]:
-                return self.last[1]
-        except Exception:  # a value whose == is not a bool (a tensor lr): plan every call
-            fp = None
+            if values == last[0]:
+                return last[1]
+        except Exception:  # a value whose == is not a bool
+            values = None
         got = self._plan()
-        self.last = (fp, got)
+        if values is not None:
+            if any(isinstance(v, TensorBase) for v in values):
+                values = None
+            else:  # lists are copied: one changed in place must compare unequal next call
+                values = [list(v) if type(v) is list else v for v in values]
+        self.last = (values, got)
+        self.python = None if got is None else [python_scalar(v) for v in got]
         return got
+
+    def python_scalars(self):
+        """:meth:`scalars` as python numbers, for the fused step (None: the flags changed)."""
+        got = self.scalars()
+        return None if got is None else self.python
 
     def _plan(self):
         values = self.spec["plan"](self.group, self.dtype.type)
@@ -272,9 +289,8 @@ def build(trace, arg_arrays, result_arrays, tensors_of, fuse=True):
         prog.fused_reason = "fusion turned off (options={'fuse': False})"
     elif cpu:
         try:
-            fn, fixed, fsource = build_fused(trace, arg_arrays, prog)
-            prog.fused = (fn, fixed)
-            prog.fused_source = fsource
+            prog.fused = build_fused(trace, arg_arrays, prog)
+            prog.fused_source = prog.fused.source
         except Unsupported as e:
             prog.fused_reason = str(e)
     return prog

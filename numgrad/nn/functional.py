@@ -14,6 +14,7 @@ from .. import functional as F
 from ..dispatch import apply
 from ..ops.registry import OPS
 from ..random import generator
+from ..storage import host_data
 from ..tensor import Tensor, _norm_dim
 
 relu = F.relu
@@ -163,7 +164,8 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):  # noqa:
     """BCE on probabilities; each log is clamped at -100 like torch."""
     target = _float_target(input, target, "binary_cross_entropy")
     _check_reduction(reduction)
-    x = input._data
+    # a GPU's probabilities are checked on the host: one copy (torch asserts on the device)
+    x = host_data(input)
     if x.size and not (np.all(x >= 0) and np.all(x <= 1)):
         bad = x[~((x >= 0) & (x <= 1))].reshape(-1)[0]
         raise RuntimeError(
@@ -275,14 +277,17 @@ def cross_entropy(
     c = input.shape[dim]
     w = 1.0 if weight is None else weight.reshape([c] + [1] * (input.ndim - 2))
     smooth = -F.sum(logp * w, dim=dim) / c
-    valid = Tensor((target._data != ignore_index).astype(input._data.dtype), device=input.device)
+    # the mask and the mean's denominator are computed on the host (one copy from a GPU)
+    tgt = host_data(target)
+    keep = (tgt != ignore_index).astype(input._data.dtype)
+    valid = Tensor(keep, device=input.device)
     smooth = smooth * valid
     if reduction == "mean":
         if weight is None:
-            denom = float(valid._data.sum())
+            denom = float(keep.sum())
         else:
-            t = np.where(target._data == ignore_index, 0, target._data)
-            denom = float((weight._data[t] * valid._data).sum())
+            t = np.where(tgt == ignore_index, 0, tgt)
+            denom = float((host_data(weight)[t] * keep).sum())
         smooth = F.sum(smooth) / denom
     else:
         smooth = _reduce(smooth, reduction)
@@ -290,7 +295,7 @@ def cross_entropy(
 
 
 def one_hot(tensor, num_classes=-1):
-    t = tensor._data
+    t = host_data(tensor)  # validated and built on the host (one copy from a GPU)
     if t.dtype.kind not in "iu":
         raise TypeError(f"one_hot is only applicable to index tensors, got {tensor.dtype.name}")
     n = int(t.max()) + 1 if num_classes == -1 else num_classes
@@ -939,11 +944,13 @@ def embedding(
     n = weight.shape[0]
     pad = _padding_idx(padding_idx, n)
     idx = input._data
-    if idx.size and (idx.min() < 0 or idx.max() >= n):
+    # other devices check the indices in their kernel (cuda: devices/cuda/layers.py raises this
+    # same IndexError), so a GPU's indices are not copied to the host here
+    if isinstance(idx, np.ndarray) and idx.size and (idx.min() < 0 or idx.max() >= n):
         bad = idx[(idx < 0) | (idx >= n)].reshape(-1)[0]
         raise IndexError(f"index out of range in self (index {bad}, num_embeddings {n})")
     if max_norm is not None:
-        _renorm_rows(weight, idx, float(max_norm), float(norm_type))
+        _renorm_rows(weight, host_data(input), float(max_norm), float(norm_type))
     return apply(OPS["embedding"], (weight, input), {"padding_idx": pad})
 
 
@@ -962,14 +969,28 @@ def _renorm_rows(weight, idx, max_norm, norm_type):
     if not rows.size:
         return
     with no_grad():
-        w = weight._data
-        sub = w[rows]
-        norms = np.linalg.norm(sub.astype(np.float64), ord=norm_type, axis=1)
-        big = norms > max_norm
-        if big.any():
-            scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
-            w[rows[big]] = sub[big] * scale[:, None]
+        if weight._device.type == "cpu":
+            if _renorm_host(weight._data, rows, max_norm, norm_type):
+                weight._bump()
+            return
+        # another device: the rows are few and max_norm is rare, so they are renormalised on
+        # the host and the weight written back
+        host = host_data(weight).copy()
+        if _renorm_host(host, rows, max_norm, norm_type):
+            weight._device.arrays.assign(weight._data, host)
             weight._bump()
+
+
+def _renorm_host(w, rows, max_norm, norm_type):
+    """Scale the rows of numpy array ``w`` listed in ``rows`` down to ``max_norm``; whether any
+    changed."""
+    sub = w[rows]
+    norms = np.linalg.norm(sub.astype(np.float64), ord=norm_type, axis=1)
+    big = norms > max_norm
+    if big.any():
+        scale = (max_norm / (norms[big] + 1e-7)).astype(w.dtype)
+        w[rows[big]] = sub[big] * scale[:, None]
+    return bool(big.any())
 
 
 _PAD_MODES = ("constant", "reflect", "replicate", "circular")

@@ -10,6 +10,7 @@ from .. import dtypes as D
 from .. import hooks as _hooks
 from ..autograd.function import Function
 from ..grad_mode import GRAD_MODE, no_grad
+from ..storage import host_data
 from ..tensor import Tensor, check_device, move_to_device, parse_to_args
 from .parameter import Parameter
 
@@ -179,7 +180,7 @@ class Module:
                 )
                 continue
             with no_grad():
-                np.copyto(target._data, arr, casting="unsafe")
+                target._device.arrays.assign(target._data, arr)
                 target._bump()
         if errors:
             raise RuntimeError(
@@ -209,7 +210,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad._data[...] = 0
+                p.grad._device.arrays.fill(p.grad._data, 0)
 
     def to(self, *args, dtype=None, device=None):
         dtype, device = parse_to_args(args, dtype, device)
@@ -218,9 +219,9 @@ class Module:
             dt = D.as_dtype(dtype)
             for p in list(self.parameters()) + list(self.buffers()):
                 if p._data.dtype.kind == "f" and p._data.dtype != dt.np:
-                    p._data = p._data.astype(dt.np)
+                    p._data = p._device.arrays.cast(p._data, dt.np)
                     if p.grad is not None:
-                        p.grad._data = p.grad._data.astype(dt.np)
+                        p.grad._data = p.grad._device.arrays.cast(p.grad._data, dt.np)
         if dev is not None:
             # parameters stay the same objects (optimizers hold them), moved in place as torch's
             for p in list(self.parameters()) + list(self.buffers()):
@@ -327,7 +328,7 @@ def _addindent(text, spaces):
 
 def _as_array(v):
     if isinstance(v, Tensor):
-        return v._data
+        return host_data(v)  # a host copy of a GPU tensor: loading crosses devices freely
     if isinstance(v, np.ndarray):
         return v
     if hasattr(v, "detach"):  # a torch tensor

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..creation import from_numpy
 from .adam import _pair
-from .optimizer import Optimizer, _check_number, _counted_zeros
+from .optimizer import Optimizer, _check_number, _counted_zeros, _state_like
 
 
 class RMSprop(Optimizer):
@@ -147,7 +146,7 @@ class Adagrad(Optimizer):
         _counted_zeros(p, state, ())
         if "sum" not in state:
             value = self.defaults["initial_accumulator_value"]
-            state["sum"] = from_numpy(np.full(p._data.shape, value, p._data.dtype))
+            state["sum"] = _state_like(p, np.full(p._data.shape, value, p._data.dtype))
         return False
 
     def step(self, closure=None):
@@ -379,5 +378,5 @@ class NAdam(Optimizer):
 def _init_nadam(p, state, flags):
     _counted_zeros(p, state, ("exp_avg", "exp_avg_sq"))
     if "mu_product" not in state:
-        state["mu_product"] = from_numpy(np.ones((), np.float32))
+        state["mu_product"] = _state_like(p, np.ones((), np.float32))
     return False

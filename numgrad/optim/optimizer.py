@@ -21,6 +21,7 @@ from .. import tape as _tape
 from ..creation import from_numpy
 from ..grad_mode import enable_grad
 from ..ops.registry import OPS
+from ..storage import _wrap, host_data
 from ..tensor import Tensor
 
 # numba has no float16 arithmetic; torch's CPU optimizers would upcast, we refuse instead
@@ -297,8 +298,11 @@ class Optimizer:
             # gradients are new arrays after every zero_grad, so they are checked every step
             if gd is None or gd.shape != pd.shape or gd.dtype is not pd.dtype:
                 gd = _checked_grad(self, p, g)
-            if not gd.flags.c_contiguous:
-                gd = np.ascontiguousarray(gd)  # only read, so a copy is harmless
+            if type(gd) is np.ndarray:
+                if not gd.flags.c_contiguous:
+                    gd = np.ascontiguousarray(gd)  # only read, so a copy is harmless
+            elif not p._device.arrays.is_contiguous(gd):
+                gd = p._device.arrays.contiguous(gd)
             active.append(p)
             garrays.append(gd)
             ids.append(id(pd))
@@ -349,7 +353,7 @@ class Optimizer:
                     f"{name}: parameter of shape {tuple(data.shape)} has dtype {data.dtype}; "
                     "the optimizer kernels support float32 and float64"
                 )
-            if not data.flags.c_contiguous or not data.flags.writeable:
+            if not _contiguous_writeable(p, data):
                 raise RuntimeError(
                     f"{name}: parameter of shape {tuple(data.shape)} is not a contiguous "
                     "writeable array; the optimizer updates its storage in place "
@@ -488,11 +492,18 @@ def _checked_state(name, p, st, key, counter):
     t = st[key]
     if counter:
         arr = t._data if isinstance(t, Tensor) else None
-        if arr is None or arr.dtype != np.float32 or arr.shape != () or not arr.flags.writeable:
-            # a plain number (an old or hand-made state dict) or another dtype: stored the
-            # way torch stores it, a float32 0-d tensor
-            value = float(arr) if arr is not None else float(t)
-            t = st[key] = from_numpy(np.array(value, np.float32))
+        if (
+            arr is None
+            or arr.dtype != np.float32
+            or arr.shape != ()
+            or t._device is not p._device
+            or not _contiguous_writeable(t, arr)
+        ):
+            # a plain number (an old or hand-made state dict), another dtype or device: stored
+            # the way torch stores it, a float32 0-d tensor (on the parameter's device, where
+            # the update kernel reads and increments it)
+            value = t.item() if arr is not None else float(t)
+            t = st[key] = _state_like(p, np.array(value, np.float32))
             arr = t._data
         return arr
     arr = t._data
@@ -500,8 +511,8 @@ def _checked_state(name, p, st, key, counter):
     if (
         arr.shape != data.shape
         or arr.dtype != data.dtype
-        or not arr.flags.c_contiguous
-        or not arr.flags.writeable
+        or t._device is not p._device
+        or not _contiguous_writeable(t, arr)
     ):
         raise RuntimeError(
             f"{name}: state {key!r} (shape {tuple(arr.shape)}, dtype {arr.dtype}) does not "
@@ -551,22 +562,41 @@ def _check_number(value, message, where, lo=0.0, hi=None):
         raise ValueError(f"{where}{message}: {value!r}")
 
 
+def _contiguous_writeable(t, arr):
+    if type(arr) is np.ndarray:
+        return arr.flags.c_contiguous and arr.flags.writeable
+    api = t._device.arrays
+    return api.is_contiguous(arr) and api.writeable(arr)
+
+
+def _state_like(p, arr):
+    """A state tensor holding numpy array ``arr`` on ``p``'s device (optimizer state lives
+    where its parameter does: the update kernels read it there)."""
+    if p._device.type == "cpu":
+        return from_numpy(arr)
+    return _wrap(p._device.arrays.from_host(arr), p._device)
+
+
 def _zeros_state(p):
-    return from_numpy(np.zeros(p._data.shape, p._data.dtype))
+    if p._device.type == "cpu":
+        return from_numpy(np.zeros(p._data.shape, p._data.dtype))
+    return _wrap(p._device.arrays.zeros(p._data.shape, p._data.dtype), p._device)
 
 
 def _counted_zeros(p, state, keys):
     """Missing state of a counted update: the float32 ``"step"`` counter (as torch's) and a
     zero tensor like ``p`` for each of ``keys``."""
     if "step" not in state:
-        state["step"] = from_numpy(np.zeros((), np.float32))
+        state["step"] = _state_like(p, np.zeros((), np.float32))
     for key in keys:
         if key not in state:
             state[key] = _zeros_state(p)
 
 
 def _empty_state(p):
-    return from_numpy(np.empty(p._data.shape, p._data.dtype))
+    if p._device.type == "cpu":
+        return from_numpy(np.empty(p._data.shape, p._data.dtype))
+    return _wrap(p._device.arrays.empty(p._data.shape, p._data.dtype), p._device)
 
 
 def _cast_state(param, key, value, index, shaped=True, per_tensor_keys=("step",)):
@@ -582,17 +612,17 @@ def _cast_state(param, key, value, index, shaped=True, per_tensor_keys=("step",)
             _cast_state(param, key, v, index, shaped, per_tensor_keys) for v in value
         )
     if isinstance(value, Tensor):
-        arr = value._data
+        arr = host_data(value)
     elif hasattr(value, "__array__"):
         arr = np.asarray(value.detach() if hasattr(value, "detach") else value)
     else:
         return copy.deepcopy(value)
     if key in per_tensor_keys:
         # the step count keeps its own dtype (torch: float32), never the parameter's
-        return from_numpy(np.array(arr, copy=True))
+        return _state_like(param, np.array(arr, copy=True))
     if shaped and arr.shape != param._data.shape:
         raise ValueError(
             f"loaded state {key!r} of parameter {index} has shape {tuple(arr.shape)}; the "
             f"parameter has shape {tuple(param._data.shape)}"
         )
-    return from_numpy(np.array(arr, dtype=param._data.dtype, order="C", copy=True))
+    return _state_like(param, np.array(arr, dtype=param._data.dtype, order="C", copy=True))

@@ -100,6 +100,10 @@ class NumpyArrays:
         return np.errstate(all="ignore")
 
     @staticmethod
+    def is_contiguous(a):
+        return bool(a.flags.c_contiguous)
+
+    @staticmethod
     def from_host(a):
         """An array of this device holding the numpy array ``a``'s values; on a host-memory
         device that is ``a`` itself (callers that need a new buffer copy)."""

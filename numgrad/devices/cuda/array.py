@@ -128,6 +128,13 @@ class CudaArrays:
         return runtime.to_host(a)
 
     @staticmethod
+    def setitem(dst, index, value):
+        """``dst[index] = value`` in place (a device array, a host array or a number)."""
+        from .shape import assign_index
+
+        assign_index(dst, index, value)
+
+    @staticmethod
     def is_contiguous(a):
         return a.is_c_contiguous()
 

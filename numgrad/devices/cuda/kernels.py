@@ -78,11 +78,12 @@ def copy_into(dst, src):
     n = math.prod(dst.shape)
     if n == 0:
         return dst
+    out = dst
     if dst.ndim == 0:
         dst, src = dst.reshape(1), src.reshape(1)
     rank = _rank_args(dst.shape)
     runtime.launch(getattr(_COPY, f"copy{rank}_kernel"), n)(dst, src, n, *dst.shape[1:])
-    return dst
+    return out
 
 
 def fill(dst, value):

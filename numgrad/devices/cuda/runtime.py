@@ -151,6 +151,14 @@ if SIM:
             ("shape", "strides", "dtype", "size", "ndim", "nbytes", "itemsize", "_ary", "stream")
         )
 
+        @property
+        def shape(self):
+            return tuple(self._ary.shape)  # a plain tuple, as a DeviceNDArray's (x.shape[-1])
+
+        @property
+        def strides(self):
+            return tuple(self._ary.strides)
+
         def __getattr__(self, name):
             if name in StrictArray._ALLOWED:
                 return getattr(self._ary, name)
@@ -223,8 +231,9 @@ if SIM:
 
     def base_key(a):
         """An identity for the memory ``a`` views (for aliasing checks)."""
+        # (as_strided views hold their allocation through a DummyArray's .base)
         base = a._ary
-        while base.base is not None and isinstance(base.base, np.ndarray):
+        while getattr(base, "base", None) is not None:
             base = base.base
         return id(base)
 
