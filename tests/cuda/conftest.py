@@ -13,3 +13,7 @@ import numgrad  # noqa: E402
 
 if not numgrad.cuda.is_available():
     collect_ignore_glob = ["test_*.py"]
+elif numgrad.devices.cuda.runtime.SIM:
+    import simulator  # noqa: E402
+
+    simulator.install()  # a barrier for syncthreads (see tests/cuda/simulator.py)

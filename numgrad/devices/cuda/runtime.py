@@ -106,9 +106,21 @@ if _RECORD_PATH:
     atexit.register(_write_record)
 
 
+_CONFIGURED: dict = {}  # (kernel, blocks, threads) -> the configured launcher, built once
+_CONFIGURED_MAX = 8192
+
+
 def launch_grid(kernel, blocks, threads=None):
     """``kernel[blocks, threads]``: every numgrad launch goes through here or :func:`launch`."""
-    configured = kernel[blocks, THREADS if threads is None else threads]
+    if SIM:  # the simulator's kernel[...] configures the kernel object itself: never cached
+        configured = kernel[blocks, THREADS if threads is None else threads]
+        return _Recording(kernel, configured) if _RECORD_PATH else configured
+    key = (kernel, blocks, threads)
+    configured = _CONFIGURED.get(key)
+    if configured is None:
+        configured = kernel[blocks, THREADS if threads is None else threads]
+        if len(_CONFIGURED) < _CONFIGURED_MAX:
+            _CONFIGURED[key] = configured
     return _Recording(kernel, configured) if _RECORD_PATH else configured
 
 
