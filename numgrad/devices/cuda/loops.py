@@ -55,18 +55,15 @@ def _flat_source(nargs):
     out = []
     args = ", ".join(f"a{i}" for i in range(nargs))
     for p in _patterns(nargs):
-        call = ", ".join(f"f{i}[i]" if c == "A" else f"a{i}" for i, c in enumerate(p))
-        # C-contiguous arrays of any rank are flattened in the kernel (a free view there; a
-        # reshape on the host would build a new array object per argument per call)
-        flat = "".join(f"    f{i} = a{i}.reshape(n)\n" for i, c in enumerate(p) if c == "A")
+        # (the host flattens the arrays: a reshape inside a CUDA kernel calls Numba's C helper
+        # numba_attempt_nocopy_reshape, which does not link for the GPU)
+        call = ", ".join(f"a{i}[i]" if c == "A" else f"a{i}" for i, c in enumerate(p))
         out.append(
             f"\n\n@kernel\ndef flat_{p}_kernel(out, {args}, n):\n"
-            "    o = out.reshape(n)\n"
-            f"{flat}"
             "    i = cuda.grid(1)\n"
             "    step = cuda.gridsize(1)\n"
             "    while i < n:\n"
-            f"        o[i] = _f({call})\n"
+            f"        out[i] = _f({call})\n"
             "        i += step\n"
         )
     return "".join(out)
@@ -151,7 +148,8 @@ def build_cuda(py_rule, name, types, out, arg_types, refuse):
         if n == 0:
             return res
         if all(args[i].shape == shape and args[i].is_c_contiguous() for i in arrays):
-            runtime.launch(kernel_for("flat", pattern), n)(res, *args, n)
+            flat = [args[i].reshape(n) if i in arrays else args[i] for i in range(nargs)]
+            runtime.launch(kernel_for("flat", pattern), n)(res.reshape(n), *flat, n)
             return res
         rank = max(1, len(shape))
         if rank > MAX_RANK:
