@@ -12,9 +12,11 @@ examples:
   numgrad bench --suite quick           a few seconds: the smallest size of each workload
   numgrad bench --filter mlp --threads 1 --json out.json --plot out.png
   numgrad bench --list                  the cases a suite would run
+  numgrad bench --device cuda --json gpu.json   a GPU against torch's CUDA build
 
 Exit status: 0 all rows agreed, 1 a row failed (numgrad and torch disagreed, or one raised),
-2 bad arguments or a device that is not there.
+2 bad arguments or a device that is not there, 130 interrupted (Ctrl-C or SIGINT: the finished
+rows are still printed and written).
 """
 
 
@@ -26,7 +28,12 @@ def parser():
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    p.add_argument(
+        "--device",
+        default="cpu",
+        help="cpu or cuda (default: cpu); cuda times a GPU suite of its own (10^6-10^8 "
+        "elements) against torch's CUDA build, and adds host enqueue time and GB/s or TFLOP/s",
+    )
     p.add_argument(
         "--suite",
         default="default",
@@ -83,34 +90,23 @@ def select(cases, suite, filters):
     return out
 
 
-def check_device(device):
+def check_device(device, with_torch=True):
     """None if ``device`` can run, else the message to print."""
     if device == "cpu":
         return None
     if device != "cuda":
         return f"numgrad bench: unknown device {device!r}; use --device cpu or --device cuda"
-    import numgrad
+    from .runner import cuda_problem, torch_available
 
-    if not numgrad.cuda.is_available():
-        from .runner import gpu_model
-
-        gpu = gpu_model()
-        seen = f"a GPU is present ({gpu}), but " if gpu else "no NVIDIA GPU was found, and "
-        return (
-            f"numgrad bench --device cuda: {seen}numgrad has no CUDA backend yet "
-            "(numgrad.cuda.is_available() is False; see docs/devices.md). "
-            "Run on the CPU with --device cpu."
-        )
-    return None
+    return cuda_problem(with_torch and torch_available())
 
 
 def main(argv=None):
     args = parser().parse_args(argv)
     from . import report, runner, workloads
 
-    msg = check_device(args.device)
-    if msg:
-        print(msg, file=sys.stderr)
+    if args.device not in ("cpu", "cuda"):
+        print(check_device(args.device), file=sys.stderr)
         return 2
     if args.repeats < 1:
         print(f"numgrad bench: --repeats must be >= 1, got {args.repeats}", file=sys.stderr)
@@ -118,7 +114,9 @@ def main(argv=None):
     if args.threads is not None and args.threads < 1:
         print(f"numgrad bench: --threads must be >= 1, got {args.threads}", file=sys.stderr)
         return 2
-    cases = select(workloads.all_cases(), args.suite, args.filter)
+    # the GPU has a suite of its own sizes
+    all_cases = workloads.all_cases("cuda") if args.device == "cuda" else workloads.all_cases()
+    cases = select(all_cases, args.suite, args.filter)
     if not cases:
         print(
             f"numgrad bench: no case in suite {args.suite!r} matches --filter {args.filter}",
@@ -129,6 +127,11 @@ def main(argv=None):
         for c in cases:
             print(f"{c.name:<28} {c.group:<12} {c.what}")
         return 0
+    # after --list: listing the GPU suite needs no GPU
+    msg = check_device(args.device, with_torch=not args.no_torch)
+    if msg:
+        print(msg, file=sys.stderr)
+        return 2
     if args.plot:
         try:
             import matplotlib  # noqa: F401
@@ -160,24 +163,31 @@ def main(argv=None):
 
     progress = report.Progress(len(cases))
     rows = []
-    for case in cases:
-        progress.start(case)
-        row = runner.run_case(
-            case,
-            libs,
-            args.dtype,
-            budget,
-            args.min_rounds,
-            repeats=args.repeats,
-            # with several threads, let the other library's spinning pool settle before a block
-            settle_s=0.1 if n_threads > 1 else 0.0,
-        )
-        rows.append(row)
-        progress.finish(row)
+    interrupted = False
+    try:
+        for case in cases:
+            progress.start(case)
+            row = runner.run_case(
+                case,
+                libs,
+                args.dtype,
+                budget,
+                args.min_rounds,
+                repeats=args.repeats,
+                # with several threads, let the other library's spinning pool settle first
+                settle_s=0.1 if n_threads > 1 else 0.0,
+            )
+            rows.append(row)
+            progress.finish(row)
+    except KeyboardInterrupt:
+        # Ctrl-C (or `timeout -s INT`): report the rows that finished rather than nothing
+        interrupted = True
     progress.close()
+    if interrupted:
+        print(f"\ninterrupted: {len(rows)} of {len(cases)} cases finished", file=sys.stderr)
 
     print()
-    for line in report.table(rows, with_torch):
+    for line in report.table(rows, with_torch, env):
         print(line)
     print()
     for line in report.footer(rows, with_torch, env):
@@ -188,4 +198,6 @@ def main(argv=None):
     if args.plot:
         report.write_plot(args.plot, rows, env)
         print(f"wrote {args.plot}")
+    if interrupted:
+        return 130
     return 0 if all(r.ok for r in rows) else 1

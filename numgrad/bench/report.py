@@ -8,6 +8,7 @@ import statistics
 import sys
 import time
 
+from . import gpu
 from .runner import UNSTABLE
 
 TORCH_HINT = (
@@ -76,13 +77,50 @@ def _agree_cell(row):
     return f"yes ({row.max_err:.0e})"
 
 
-def table(rows, with_torch):
+# a row's throughput is shown from this much work up: below it launch latency, not the GPU's
+# bandwidth or arithmetic, sets the time
+RATE_MIN_ELEMENTS = 10**6
+RATE_MIN_FLOPS = 1e9
+
+
+def rates(row, dtype, peak=None):
+    """``{lib: (unit, value)}`` for a large row (GB/s or TFLOP/s from its median time), plus
+    ``"peak"``: the GPU's peak in the same unit (None if the GPU is not in ``gpu.PEAKS``)."""
+    c = row.case
+    if not row.ok or (c.moved < RATE_MIN_ELEMENTS and c.flops < RATE_MIN_FLOPS):
+        return {}
+    itemsize = 4 if dtype == "float32" else 8
+    out = {}
+    for lib, t in row.timings.items():
+        if t.per_call:
+            r = gpu.throughput(c.moved * itemsize, c.flops, t.median)
+            if r is not None:
+                out[lib] = r
+    if out:
+        unit = next(iter(out.values()))[0]
+        out["peak"] = (unit, gpu.peak_value(peak, unit, dtype))
+    return out
+
+
+def _rate_text(unit, value):
+    if value is None:
+        return "?"
+    return f"{value:.0f}" if value >= 100 else f"{value:.3g}"
+
+
+def table(rows, with_torch, env=None):
     """The result table as a list of lines.  Train-step rows also timed under
-    ``numgrad.compile`` fill two more columns: its time and torch / its time."""
+    ``numgrad.compile`` fill two more columns: its time and torch / its time.  GPU rows add
+    the host time to enqueue a step (torch / numgrad) and, for large rows, the throughput of
+    each side beside the GPU's peak."""
     compiled = any("compiled" in r.timings for r in rows)
+    on_gpu = any(r.host for r in rows)
+    env = env or {}
     head = ["workload", "size", "torch", "numgrad", "torch/numgrad"]
     if compiled:
         head += ["compiled", "torch/compiled"]
+    if on_gpu:
+        head += ["host/step torch / numgrad", "rate torch / numgrad (peak)"]
     head += ["agree", "first call"]
     if not with_torch:
         head = ["workload", "size", "numgrad"] + (["compiled"] if compiled else []) + ["first call"]
@@ -116,6 +154,10 @@ def table(rows, with_torch):
             if compiled:
                 cells.append(cell("compiled"))
                 cells.append(ratio_cell(row.ratio_compiled(), row.ratios_compiled))
+            if on_gpu:
+                h = row.host
+                cells.append(f"{fmt_time(h.get('torch'))} / {fmt_time(h.get('numgrad'))}")
+                cells.append(_rates_cell(row, env))
             cells += [_agree_cell(row), f"{first('torch')} / {first('numgrad')}"]
             body.append(cells)
         else:
@@ -124,7 +166,8 @@ def table(rows, with_torch):
                 cells.append(cell("compiled"))
             body.append(cells + [first("numgrad")])
     widths = [max(len(str(r[i])) for r in [head] + body) for i in range(len(head))]
-    right = {i for i, h in enumerate(head) if h not in ("workload", "size", "agree", "first call")}
+    left = ("workload", "size", "agree", "first call")
+    right = {i for i, h in enumerate(head) if h not in left}
 
     def line(cells):
         out = []
@@ -135,6 +178,16 @@ def table(rows, with_torch):
     lines = [line(head), line(["-" * w for w in widths])]
     lines += [line(r) for r in body]
     return lines
+
+
+def _rates_cell(row, env):
+    r = rates(row, env.get("dtype", "float32"), env.get("gpu_peak"))
+    if not r:
+        return "-"
+    unit = r["peak"][0]
+    t = _rate_text(unit, r["torch"][1]) if "torch" in r else "-"
+    n = _rate_text(unit, r["numgrad"][1]) if "numgrad" in r else "-"
+    return f"{t} / {n} {unit} ({_rate_text(unit, r['peak'][1])})"
 
 
 def header(env, n_cases):
@@ -158,6 +211,18 @@ def header(env, n_cases):
         f"threads: {th['requested']} each - numgrad: numba {th['numgrad_numba']}, BLAS {blas} "
         f"(threadpoolctl); {torch_threads}{load_text}",
     ]
+    if env["device"] == "cuda":
+        peak = env.get("gpu_peak")
+        peak_text = (
+            f"peak ({peak['name']}, NVIDIA datasheet): {peak['bandwidth_GBps']} GB/s, "
+            f"{peak['fp32_TFLOPs']} TFLOP/s fp32, {peak['fp64_tensor_TFLOPs']} fp64 tensor"
+            if peak
+            else "peak rates unknown for this GPU (numgrad/bench/gpu.py PEAKS)"
+        )
+        lines.append(
+            f"CUDA: numba-cuda {env.get('numba_cuda') or '?'}, torch CUDA "
+            f"{env.get('torch_cuda') or '-'} ({env.get('torch_gpu') or '-'}); {peak_text}"
+        )
     cores = env.get("cpu_count") or 0
     if load is not None and cores and load + th["requested"] > cores:
         lines.append(
@@ -179,6 +244,17 @@ def footer(rows, with_torch, env):
         "in this process (numgrad: kernel loads from the Numba cache, or compiles; torch: its "
         "first-call setup).",
     ]
+    if env.get("device") == "cuda":
+        lines.append(
+            f"host/step: Python time to enqueue one step, {gpu.ENQUEUE_STEPS} steps queued "
+            "without waiting for the GPU (equal to the step's time where the step waits for "
+            "the GPU); the 'launch' row's is the cost of one op."
+        )
+        lines.append(
+            "rate: bytes an unfused step reads and writes (GB/s) or its flops (TFLOP/s) over "
+            "the median time, beside the GPU's peak, for rows of at least "
+            f"{RATE_MIN_ELEMENTS:.0e} elements or {RATE_MIN_FLOPS:.0e} flops."
+        )
     if with_torch:
         lines.append(
             "torch/numgrad: the median of the repeats' ratios, ±half their range; ~ marks a row "
@@ -244,6 +320,12 @@ def to_json(rows, env):
                 "ratio_spread": r.ratio_spread,
                 "unstable": r.unstable,
                 "timings": {lib: t.as_dict() for lib, t in r.timings.items()},
+                "host_enqueue_s": r.host or None,
+                "rates": {
+                    lib: {"unit": u, "value": v}
+                    for lib, (u, v) in rates(r, env.get("dtype"), env.get("gpu_peak")).items()
+                }
+                or None,
             }
             for r in rows
         ],
@@ -356,9 +438,14 @@ def write_plot(path, rows, env):
         if axg.lines:
             axg.legend(fontsize=6, ncol=2)
     fig.suptitle(
-        f"numgrad bench - {env['cpu']} - {env['date'][:10]} - numgrad {env['numgrad']}, "
+        f"numgrad bench - {_machine(env)} - {env['date'][:10]} - numgrad {env['numgrad']}, "
         f"torch {env['torch'] or 'not installed'}",
         fontsize=10,
     )
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _machine(env):
+    # a GPU run is a result about the GPU; a CPU run about the CPU
+    return (env.get("gpu") or env["cpu"]) if env.get("device") == "cuda" else env["cpu"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import timing
+from . import gpu, timing
 from .workloads import Lib
 
 # A row whose torch/numgrad ratio moves by more than this between repeats is marked unstable
@@ -36,6 +36,7 @@ class Row:
     error: str | None = None  # an exception raised by one side, or what disagreed
     ratios: list = field(default_factory=list)  # torch/numgrad of each repeat
     ratios_compiled: list = field(default_factory=list)  # torch/(numgrad.compile) of each
+    host: dict = field(default_factory=dict)  # GPU: lib name -> host seconds to enqueue a step
 
     @property
     def ok(self):
@@ -187,6 +188,10 @@ def run_case(case, libs, dtype, budget_s, min_rounds, progress=None, repeats=3, 
                 row.ratios.append(t / statistics.median(times["numgrad"][0]))
                 if "compiled" in times:
                     row.ratios_compiled.append(t / statistics.median(times["compiled"][0]))
+        # on a GPU: the Python side of a step alone (work queued, not waited for)
+        for name, lib in libs.items():
+            if lib.device != "cpu":
+                row.host[name] = gpu.enqueue_time(prepared[name].step, lib.sync)
     except Exception as e:
         row.error = f"raised {type(e).__name__} while timing: {e}"
         return row
@@ -256,12 +261,71 @@ def environment(libs, threads, device, dtype, suite):
         "tolerance": TOLERANCE[dtype],
         "unstable_above": UNSTABLE,
     }
+    if device == "cuda":
+        env.update(cuda_environment(libs, env["gpu"]))
     return env
+
+
+def cuda_environment(libs, gpu_name):
+    """What a GPU result needs beside the CPU's facts: the versions of the CUDA stack on both
+    sides and the GPU's peak rates (``gpu.PEAKS``)."""
+    out = {"gpu_peak": gpu.peak_for(gpu_name)}
+    try:
+        from importlib.metadata import version
+
+        out["numba_cuda"] = version("numba-cuda")
+    except Exception:
+        out["numba_cuda"] = None
+    if "torch" in libs:
+        import torch
+
+        out["torch_cuda"] = torch.version.cuda
+        out["torch_gpu"] = torch.cuda.get_device_name()
+    return out
+
+
+def cuda_problem(with_torch):
+    """None when ``--device cuda`` can run here, else why not (for the user to read)."""
+    import numgrad
+
+    if not numgrad.cuda.is_available():
+        found = gpu_model()
+        seen = f"a GPU is present ({found}), but " if found else "no NVIDIA GPU was found, so "
+        return (
+            f"numgrad bench --device cuda: {seen}numgrad has no CUDA backend to run "
+            "(numgrad.cuda.is_available() is False: no GPU or driver, or numba-cuda is not "
+            "installed: pip install -e '.[cuda]'; see docs/devices.md). "
+            "Run on the CPU with --device cpu."
+        )
+    from numba import config
+
+    if config.ENABLE_CUDASIM:
+        return (
+            "numgrad bench --device cuda: numgrad's CUDA device is Numba's simulator here "
+            "(NUMBA_ENABLE_CUDASIM is set), which runs kernels as Python: far too slow to time. "
+            "Unset NUMBA_ENABLE_CUDASIM on a machine with an NVIDIA GPU."
+        )
+    if with_torch:
+        import torch
+
+        if not torch.cuda.is_available():
+            build = (
+                f"was built without CUDA ({torch.__version__})"
+                if torch.version.cuda is None
+                else f"{torch.__version__} sees no GPU"
+            )
+            return (
+                f"numgrad bench --device cuda: torch {build}, so there is nothing to compare "
+                "against. Install a CUDA build of torch, or pass --no-torch for numgrad's own "
+                "numbers."
+            )
+    return None
 
 
 def make_libs(device, with_torch, compiled=True):
     libs = {"numgrad": Lib("numgrad", device)}
-    if compiled:
+    # numgrad.compile generates CPU loops: a GPU step is timed eager only
+    if compiled and device == "cpu":
         libs["compiled"] = Lib("numgrad", device, compiled=True)
     if with_torch:
         libs["torch"] = Lib("torch", device)

@@ -53,7 +53,7 @@ class Lib:
 
     def sync(self):
         """Wait for queued device work, so a timer measures it (a no-op on the CPU)."""
-        if self.device != "cpu" and self.name == "torch":
+        if self.device != "cpu":
             self.mod.cuda.synchronize()
 
 
@@ -77,6 +77,10 @@ class Case:
     build: object = field(repr=False)  # (lib, dtype) -> Prepared
     tick: str = ""  # the size's label on the plot's x axis (default: ``size``)
     compilable: bool = False  # a whole training step: also timed under numgrad.compile
+    # the work of one step, for GB/s or TFLOP/s on a GPU: elements read plus written by an
+    # unfused implementation (times the itemsize: bytes), and floating-point operations
+    moved: int = 0
+    flops: float = 0.0
 
     @property
     def name(self):
@@ -294,8 +298,135 @@ def _pow10(n):
     return f"n=10^{e}" if 10**e == n else f"n={n}"
 
 
-def all_cases():
-    """Every case, in table order; ``suites`` says which suites include it."""
+# elements read + written per element of an elementwise row, forward and backward, unfused:
+# unary y = f(x) reads x, writes y; its backward reads g and x (or y), writes the gradient;
+# binary ops read two and write one forward; add's backward reads g and writes two gradients,
+# mul's reads g and the other operand for each of its two gradients
+_MOVED = {"tanh": 5, "sigmoid": 5, "exp": 5, "add": 6, "mul": 9}
+
+
+def _flops_mlp(name, batch):
+    # forward 2 flops per multiply-add of each Linear, backward twice that (input and weight
+    # gradients): 6 * batch * fan_in * fan_out; the elementwise work is negligible beside it
+    widths = MLPS[name][0]
+    return 6.0 * batch * sum(a * b for a, b in zip(widths[:-1], widths[1:]))
+
+
+def _launch():
+    # one small op, no gradient: its time is launch latency, and its host time (enqueue_time)
+    # the Python cost of one op
+    def build(lib, dtype):
+        rng = _rng("launch")
+        x = lib.tensor(rng.standard_normal(1000).astype(dtype))
+        w = lib.tensor(rng.standard_normal(1000).astype(dtype))
+        out = []
+
+        def step():
+            out[:] = [x + w]
+
+        return Prepared(step, lambda: [("y", lib.numpy(out[0]))])
+
+    return build
+
+
+def _cuda_cases():
+    """The GPU suite: launch cost, then sizes where the GPU is busy (10^6-10^8 elements)."""
+    Q, D, F = QUICK, DEFAULT, FULL
+    cases = [
+        Case(
+            "launch",
+            "launch",
+            "y = x + w (1000 elements, no grad): one op",
+            "n=10^3",
+            1000,
+            "elements",
+            (Q, D, F),
+            _launch(),
+            moved=3,
+        )
+    ]
+    ew_sizes = {10**6: (Q, D, F), 10**7: (D, F), 10**8: (D, F)}
+    for op in ("add", "mul", "tanh", "sigmoid", "exp"):
+        what = f"y = {'x + w' if op == 'add' else 'x * w' if op == 'mul' else op + '(x)'}; "
+        what += "y.backward(g)"
+        for n, suites in ew_sizes.items():
+            cases.append(
+                Case(
+                    op,
+                    "elementwise",
+                    what,
+                    _pow10(n),
+                    n,
+                    "elements",
+                    suites,
+                    _elementwise(op, n),
+                    moved=_MOVED[op] * n,
+                )
+            )
+    for n, suites in {1024: (Q, D, F), 4096: (D, F), 8192: (F,)}.items():
+        cases.append(
+            Case(
+                "matmul",
+                "matmul",
+                "c = a @ b (n x n); c.backward(g)",
+                f"{n}x{n}",
+                n,
+                "n (n x n matrices)",
+                suites,
+                _matmul(n),
+                moved=6 * n * n,
+                flops=6.0 * n**3,
+            )
+        )
+    # cross-entropy forward reads z; backward reads z again and writes its gradient
+    for (b, c), suites in {
+        (1000, 1000): (Q, D, F),
+        (10_000, 1000): (D, F),
+        (100_000, 1000): (D, F),
+    }.items():
+        cases.append(
+            Case(
+                "softmax+CE",
+                "softmax+CE",
+                "loss = cross_entropy(z, t); loss.backward()",
+                f"{b}x{c}",
+                b * c,
+                "batch x classes",
+                suites,
+                _softmax_ce(b, c),
+                moved=3 * b * c,
+            )
+        )
+    mlp_sizes = {
+        "mlp-tiny": {100: (Q, D, F), 1000: (D, F)},
+        "mlp-medium": {64: (Q, D, F), 256: (D, F), 1024: (F,)},
+        "mlp-large": {256: (D, F), 1024: (D, F), 4096: (F,)},
+    }
+    for name, sizes in mlp_sizes.items():
+        for batch, suites in sizes.items():
+            widths = MLPS[name][0]
+            cases.append(
+                Case(
+                    name,
+                    "train step",
+                    "train step: " + mlp_description(name, batch),
+                    f"{batch}x{'-'.join(map(str, widths))}",
+                    batch,
+                    "batch",
+                    suites,
+                    _mlp(name, batch),
+                    tick=str(batch),
+                    flops=_flops_mlp(name, batch),
+                )
+            )
+    return cases
+
+
+def all_cases(device="cpu"):
+    """Every case of ``device``'s suites, in table order; ``suites`` says which suites include
+    it.  The GPU has its own sizes: the CPU's are too small to occupy it."""
+    if device == "cuda":
+        return _cuda_cases()
     Q, D, F = QUICK, DEFAULT, FULL
     cases = []
     ew_sizes = {100: (D, F), 1_000: (F,), 10_000: (Q, D, F), 100_000: (F,), 1_000_000: (D, F)}
