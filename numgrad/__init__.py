@@ -365,6 +365,6 @@ def from_dlpack(ext_tensor):
     """A tensor sharing the memory of ``ext_tensor`` (no copy): a CUDA array (torch, CuPy,
     anything with ``__cuda_array_interface__``) lands on ``cuda:0``, a host DLPack array (numpy,
     a CPU torch tensor) on the CPU.  See :mod:`numgrad.dlpack`."""
-    from .dlpack import from_dlpack as _from_dlpack
+    from .creation import from_dlpack as _from_dlpack
 
     return _from_dlpack(ext_tensor)

@@ -7,11 +7,13 @@ import sys
 
 import numpy as np
 
+from . import dlpack as _dlpack
 from . import dtypes as D
 from . import functional as F
 from . import random as _random
 from .capture import CAPTURE, capture
 from .random import generator as _np_gen
+from .storage import Device
 from .tensor import Tensor, _to_array, _wrap, check_device
 
 
@@ -358,3 +360,24 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, dtype=None, device=N
 
 # numgrad.random sits below this module: it gets device checks and tensors from here
 _random._register(check_device, tensor, Tensor)
+
+
+def from_dlpack(obj):
+    """A numgrad tensor sharing ``obj``'s memory, no copy (``numgrad.dlpack`` explains the two
+    routes)."""
+    # (Numba's own device arrays, simulated ones included, are CUDA arrays too)
+    if hasattr(obj, "__cuda_array_interface__") or type(obj).__module__.startswith("numba.cuda"):
+        dev = check_device("cuda")  # raises naming the device when there is no CUDA device
+        from .devices.cuda import runtime
+
+        return _wrap(runtime.adopt(obj), dev)
+    if hasattr(obj, "__dlpack_device__"):
+        kind, _ = obj.__dlpack_device__()
+        if kind != _dlpack.KDL_CPU:
+            raise BufferError(
+                f"from_dlpack: a DLPack tensor on device type {kind} without "
+                "__cuda_array_interface__ cannot be imported (CUDA arrays are imported through "
+                "their __cuda_array_interface__)"
+            )
+        return _wrap(np.from_dlpack(obj), Device("cpu"))
+    raise TypeError(f"from_dlpack: {type(obj).__name__} supports neither DLPack nor CUDA arrays")

@@ -22,9 +22,12 @@ from .ops.registry import device_arrays
 def _backend():
     """The CUDA device package's array API, or None (imports it lazily on first use)."""
     try:
-        return device_arrays("cuda")
+        api = device_arrays("cuda")
     except Exception:  # a GPU package that fails to import is a GPU that is not available
         return None
+    if api is not None and _runtime().COMPILE_ONLY:
+        return None  # NUMGRAD_CUDA_COMPILE_ONLY: kernels compile, but there is no device
+    return api
 
 
 def _runtime():

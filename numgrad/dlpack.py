@@ -1,8 +1,9 @@
 """Sharing tensors with other libraries without copying: DLPack and ``__cuda_array_interface__``.
 
-* ``numgrad.from_dlpack(obj)`` makes a numgrad tensor over ``obj``'s memory: a CUDA array
-  (torch, CuPy, Numba: anything exporting ``__cuda_array_interface__``) becomes a tensor on
-  ``cuda:0``; a host array exporting ``__dlpack__`` (numpy, a CPU torch tensor) one on the CPU.
+* ``numgrad.from_dlpack(obj)`` (``numgrad/creation.py``) makes a numgrad tensor over ``obj``'s
+  memory: a CUDA array (torch, CuPy, Numba: anything exporting ``__cuda_array_interface__``)
+  becomes a tensor on ``cuda:0``; a host array exporting ``__dlpack__`` (numpy, a CPU torch
+  tensor) one on the CPU.
 * ``Tensor.__dlpack__()`` / ``__dlpack_device__()`` export a tensor: a CPU tensor through
   numpy's exporter, a CUDA tensor through :func:`export_capsule`, a DLPack ``DLManagedTensor``
   built here with ctypes (Numba's device arrays have no exporter of their own), so
@@ -160,25 +161,3 @@ def tensor_dlpack_device(t):
     if t._device.type == "cuda":
         return (KDL_CUDA, 0)
     return (KDL_CPU, 0)
-
-
-def from_dlpack(obj):
-    """A numgrad tensor sharing ``obj``'s memory (see the module docstring); no copy."""
-    from .storage import Device, _wrap, check_device
-
-    # (Numba's own device arrays, simulated ones included, are CUDA arrays too)
-    if hasattr(obj, "__cuda_array_interface__") or type(obj).__module__.startswith("numba.cuda"):
-        dev = check_device("cuda")  # raises naming the device when there is no CUDA device
-        from .devices.cuda import runtime
-
-        return _wrap(runtime.adopt(obj), dev)
-    if hasattr(obj, "__dlpack_device__"):
-        kind, _ = obj.__dlpack_device__()
-        if kind != KDL_CPU:
-            raise BufferError(
-                f"from_dlpack: a DLPack tensor on device type {kind} without "
-                "__cuda_array_interface__ cannot be imported (CUDA arrays are imported through "
-                "their __cuda_array_interface__)"
-            )
-        return _wrap(np.from_dlpack(obj), Device("cpu"))
-    raise TypeError(f"from_dlpack: {type(obj).__name__} supports neither DLPack nor CUDA arrays")

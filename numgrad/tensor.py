@@ -14,6 +14,7 @@ import weakref
 
 import numpy as np
 
+from . import dlpack as _dlpack
 from . import dtypes as D
 from . import functional as F
 from . import hooks as _hooks
@@ -272,16 +273,12 @@ class Tensor(TensorBase):
 
     def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
         """Export for ``torch.from_dlpack`` / ``np.from_dlpack`` (no copy; numgrad.dlpack)."""
-        from .dlpack import tensor_dlpack
-
         if self._rg:
             raise RuntimeError("Can't export tensors that require gradient, use tensor.detach()")
-        return tensor_dlpack(self, stream)
+        return _dlpack.tensor_dlpack(self, stream)
 
     def __dlpack_device__(self):
-        from .dlpack import tensor_dlpack_device
-
-        return tensor_dlpack_device(self)
+        return _dlpack.tensor_dlpack_device(self)
 
     @property
     def __cuda_array_interface__(self):
@@ -296,9 +293,7 @@ class Tensor(TensorBase):
                 "Can't get __cuda_array_interface__ on Variable that requires grad. If gradients "
                 "aren't required, use var.detach() to get Variable that doesn't require grad."
             )
-        from .dlpack import cuda_array_interface
-
-        return cuda_array_interface(self._data)
+        return _dlpack.cuda_array_interface(self._data)
 
     def tolist(self):
         if CAPTURE.active:

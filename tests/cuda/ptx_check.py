@@ -38,9 +38,6 @@ import time
 import types as pytypes
 from pathlib import Path
 
-# before numgrad.devices.cuda is imported: kernels compile for Hopper without a GPU
-os.environ.setdefault("NUMGRAD_CUDA_COMPILE_ONLY", "1")
-
 ARCH = "sm_90"
 CC = (9, 0)
 
@@ -361,6 +358,10 @@ def main(argv=None):
         import cuda.core  # noqa: F401
         from numba import cuda  # noqa: F401
 
+        # before numgrad.devices.cuda is imported: kernels compile for Hopper without a GPU
+        # (set here, not at import: a test imports this module for parse_type, and the
+        # variable would make its whole pytest process see a compile-only CUDA device)
+        os.environ.setdefault("NUMGRAD_CUDA_COMPILE_ONLY", "1")
         import numgrad.devices.cuda  # noqa: F401
     except ImportError as e:
         print(f"ptx_check: cannot compile CUDA kernels here: {e} (pip install -e '.[cuda]')")
