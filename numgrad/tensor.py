@@ -265,10 +265,7 @@ class Tensor(TensorBase):
                 "instead."
             )
         if self._device is not CPU and self._device.type == "cuda":
-            raise TypeError(
-                f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to "
-                "copy the tensor to host memory first."
-            )
+            self._refuse_numpy()
         return self._data
 
     def __dlpack__(self, stream=None, max_version=None, dl_device=None, copy=None):
@@ -295,6 +292,12 @@ class Tensor(TensorBase):
             )
         return _dlpack.cuda_array_interface(self._data)
 
+    def _refuse_numpy(self):
+        raise TypeError(
+            f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to "
+            "copy the tensor to host memory first."
+        )
+
     def tolist(self):
         if CAPTURE.active:
             host_read(".tolist()")
@@ -304,10 +307,7 @@ class Tensor(TensorBase):
         if CAPTURE.active:
             host_read("numpy conversion (np.asarray)")
         if self._device is not CPU and self._device.type == "cuda":
-            raise TypeError(
-                f"can't convert {self._device} device type tensor to numpy. Use Tensor.cpu() to "
-                "copy the tensor to host memory first."
-            )
+            self._refuse_numpy()
         return self._data if dtype is None else self._data.astype(dtype)
 
     def __float__(self):

@@ -28,7 +28,8 @@ import numpy as np
 
 from ...ops.registry import impl
 from . import kernels, runtime
-from .runtime import SIM, THREADS, cuda, kernel
+from .kernels import block_grid, tree_sum
+from .runtime import THREADS, cuda, kernel
 
 # ---- convolution ------------------------------------------------------------------------------
 
@@ -159,22 +160,11 @@ def channel_sum_kernel(out, x, n, c, s):
             j += THREADS
         part[t] = acc
         cuda.syncthreads()
-        width = THREADS // 2
-        while width > 0:
-            if t < width:
-                part[t] += part[t + width]
-            cuda.syncthreads()
-            width //= 2
+        tree_sum(part, t)
         if t == 0:
             out[ch] = part[0]
         cuda.syncthreads()
         ch += cuda.gridDim.x
-
-
-def block_grid(n):
-    """Blocks for a one-block-per-item kernel over ``n`` items (the simulator runs few: each
-    simulated thread is a Python thread)."""
-    return max(1, min(n, 4 if SIM else runtime.MAX_BLOCKS))
 
 
 def channel_sums(x, n, c, s):

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..kernel_cache import file_hash, load_generated
 from . import runtime
-from .runtime import SIM, THREADS, cuda, kernel
+from .runtime import SIM, THREADS, cuda, device_function, kernel
 
 MAX_RANK = 6
 
@@ -107,7 +107,27 @@ def contiguous(a):
     return copy_into(runtime.empty(a.shape, a.dtype), a)
 
 
-# ---- (outer, reduced, inner) sums -------------------------------------------------------------
+# ---- block trees and (outer, reduced, inner) sums ---------------------------------------------
+
+
+@device_function
+def tree_sum(part, t):
+    """``part[0]`` = the sum of ``part[:THREADS]`` (a block's shared array, filled and synced by
+    its threads); every thread of the block calls it."""
+    width = THREADS // 2
+    while width > 0:
+        if t < width:
+            part[t] += part[t + width]
+        cuda.syncthreads()
+        width //= 2
+
+
+def block_grid(n):
+    """Blocks for a one-block-per-item kernel over ``n`` items (the simulator runs few: each
+    simulated thread is a Python thread)."""
+    return max(1, min(n, 4 if SIM else runtime.MAX_BLOCKS))
+
+
 # One block per output element; its threads stride over the reduced axis and combine partial
 # sums in shared memory (a tree, no warp shuffles: the simulator has none).  Floats accumulate in
 # float64 and integers in int64, as the CPU reductions do.
@@ -128,12 +148,7 @@ def sum_float_kernel(out, x, a_size, r_size, b_size):
             r += THREADS
         part[t] = s
         cuda.syncthreads()
-        width = THREADS // 2
-        while width > 0:
-            if t < width:
-                part[t] += part[t + width]
-            cuda.syncthreads()
-            width //= 2
+        tree_sum(part, t)
         if t == 0:
             out[o] = part[0]
         cuda.syncthreads()
@@ -155,12 +170,7 @@ def sum_int_kernel(out, x, a_size, r_size, b_size):
             r += THREADS
         part[t] = s
         cuda.syncthreads()
-        width = THREADS // 2
-        while width > 0:
-            if t < width:
-                part[t] += part[t + width]
-            cuda.syncthreads()
-            width //= 2
+        tree_sum(part, t)
         if t == 0:
             out[o] = part[0]
         cuda.syncthreads()
@@ -179,6 +189,5 @@ def sum_arb(x, a, r, b, out_dtype=None):
     if r == 0:
         return fill(out, 0)
     k = sum_float_kernel if x.dtype.kind == "f" else sum_int_kernel
-    grid = max(1, min(a * b, runtime.MAX_BLOCKS if not SIM else 4))
-    runtime.launch_grid(k, grid)(out, x.reshape(a, r, b), a, r, b)
+    runtime.launch_grid(k, block_grid(a * b))(out, x.reshape(a, r, b), a, r, b)
     return out

@@ -24,7 +24,8 @@ import numpy as np
 
 from ...ops.registry import impl
 from . import kernels, runtime
-from .conv import block_grid, channel_sums
+from .conv import channel_sums
+from .kernels import block_grid, tree_sum
 from .runtime import THREADS, cuda, device_function, kernel
 
 
@@ -34,12 +35,7 @@ def block_sum(part, t, v):
     THREADS, ``t`` the thread's index); every thread gets it."""
     part[t] = v
     cuda.syncthreads()
-    width = THREADS // 2
-    while width > 0:
-        if t < width:
-            part[t] += part[t + width]
-        cuda.syncthreads()
-        width //= 2
+    tree_sum(part, t)
     total = part[0]
     cuda.syncthreads()
     return total

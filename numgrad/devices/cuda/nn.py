@@ -21,7 +21,8 @@ import numpy as np
 from ...ops import math as m
 from ...ops.registry import impl
 from . import kernels, runtime
-from .reduce import MAX_GRID, SHORT, WIDE, cast_like, reduce_float, tree_max, tree_sum
+from .kernels import tree_sum
+from .reduce import MAX_GRID, SHORT, WIDE, cast_like, reduce_float, tree_max
 from .runtime import THREADS, cuda, kernel
 
 # ---- softmax, log_softmax ----------------------------------------------------------------------

@@ -30,6 +30,7 @@ from ...ops.math import scalar
 from ...ops.reduce import reduce_plan
 from ...ops.registry import FLOAT, impl
 from . import kernels, runtime
+from .kernels import tree_sum
 from .loops import broadcast_view, build_cuda
 from .runtime import SIM, THREADS, cuda, device_function, kernel
 
@@ -64,17 +65,6 @@ if not SIM:
 
 
 # ---- device functions ---------------------------------------------------------------------
-
-
-@device_function
-def tree_sum(part, t):
-    # part[0] = sum of part[:THREADS]; every thread of the block calls it
-    width = THREADS // 2
-    while width > 0:
-        if t < width:
-            part[t] += part[t + width]
-        cuda.syncthreads()
-        width //= 2
 
 
 @device_function
