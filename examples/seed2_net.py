@@ -3,7 +3,7 @@
 A two-layer network ``Linear(10, 20) -> ReLU -> Linear(20, 1)`` is written as an ``nn.Module``
 subclass, exactly as in the torch tutorials, and trained with ``nn.MSELoss`` and
 ``optim.SGD(lr=0.01)`` on a small random regression problem (targets from a random linear map
-plus a little noise).  The body of the loop is the familiar four lines::
+plus a little noise).  The step is the familiar four lines::
 
     optimizer.zero_grad()
     loss = criterion(net(x), y)
@@ -12,6 +12,9 @@ plus a little noise).  The body of the loop is the familiar four lines::
 
 Replace ``numgrad`` by ``torch`` and the script runs under torch; loaded with the same initial
 weights, it produces the same losses (``tests/test_examples.py`` checks this at every step).
+
+``main(compiled=True)`` runs the same step through ``numgrad.compile`` (``python
+examples/seed2_net.py --compile``): the losses and weights are the same to the bit.
 
 Run it with ``python examples/seed2_net.py``.
 """
@@ -34,7 +37,7 @@ class Net(nn.Module):
         return x
 
 
-def main(steps=100, lr=0.01, seed=0, print_every=10):
+def main(steps=100, lr=0.01, seed=0, print_every=10, compiled=False):
     numgrad.manual_seed(seed)
 
     # random regression data: y = x @ w_true + noise
@@ -49,13 +52,19 @@ def main(steps=100, lr=0.01, seed=0, print_every=10):
     criterion = nn.MSELoss()
     optimizer = optim.SGD(net.parameters(), lr=lr)
 
-    losses = []
-    for step in range(steps):
+    def train_step(x, y):
         optimizer.zero_grad()
         loss = criterion(net(x), y)
         loss.backward()
         optimizer.step()
+        return loss
 
+    if compiled:  # the same step as generated code (docs/compile.md): same numbers, faster
+        train_step = numgrad.compile(train_step)
+
+    losses = []
+    for step in range(steps):
+        loss = train_step(x, y)
         losses.append(loss.item())
         if step % print_every == 0 or step == steps - 1:
             print(f"step {step:4d}  loss {loss.item():.6f}")
@@ -70,4 +79,6 @@ def main(steps=100, lr=0.01, seed=0, print_every=10):
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(compiled="--compile" in sys.argv)

@@ -18,7 +18,8 @@ Sequential model of (c) (under ``numgrad.manual_seed``), so all three follow the
 trajectory.
 
 Needs scikit-learn for the data set: ``pip install numgrad[examples]``.
-Run it with ``python examples/seed3_iris.py``.
+Run it with ``python examples/seed3_iris.py``; with ``--compile``, (b) and (c) run their steps
+through ``numgrad.compile`` and give the same numbers to the bit.
 """
 
 import sys
@@ -78,7 +79,7 @@ def manual_forward_backward(params, x, y):
     return loss, p, (dW1, db1, dW2, db2)
 
 
-def main(epochs=EPOCHS, lr=LR, seed=0, print_every=10):
+def main(epochs=EPOCHS, lr=LR, seed=0, print_every=10, compiled=False):
     x_np, y_np = load_data()
     x = numgrad.tensor(x_np)  # numpy float64 arrays keep their dtype
     y = numgrad.tensor(y_np)
@@ -106,6 +107,18 @@ def main(epochs=EPOCHS, lr=LR, seed=0, print_every=10):
     W1, b1, W2, b2 = (numgrad.tensor(a, requires_grad=True) for a in init_params)
     optimizer_b = optim.SGD([W1, b1, W2, b2], lr=lr)
 
+    def backward_b(x, y):
+        # (b): the same forward pass with numgrad ops, gradients from autograd
+        optimizer_b.zero_grad()
+        h = numgrad.sigmoid(x @ W1 + b1)
+        p = numgrad.sigmoid(h @ W2 + b2)
+        loss_b = -(y * numgrad.log(p) + (1 - y) * numgrad.log(1 - p)).mean()
+        loss_b.backward()
+        return loss_b
+
+    if compiled:  # the same steps as generated code (docs/compile.md): same numbers
+        backward_b = numgrad.compile(backward_b)
+
     manual_losses, autograd_losses, grad_diffs = [], [], []
     for epoch in range(epochs):
         # (a): gradients by hand, update by hand
@@ -113,12 +126,7 @@ def main(epochs=EPOCHS, lr=LR, seed=0, print_every=10):
         for param, grad in zip(manual, grads_a, strict=True):
             param -= lr * grad
 
-        # (b): the same forward pass with numgrad ops, gradients from autograd
-        optimizer_b.zero_grad()
-        h = numgrad.sigmoid(x @ W1 + b1)
-        p = numgrad.sigmoid(h @ W2 + b2)
-        loss_b = -(y * numgrad.log(p) + (1 - y) * numgrad.log(1 - p)).mean()
-        loss_b.backward()
+        loss_b = backward_b(x, y)
         grads_b = [t.grad.numpy() for t in (W1, b1, W2, b2)]
         diff = max(float(np.max(np.abs(ga - gb))) for ga, gb in zip(grads_a, grads_b, strict=True))
         optimizer_b.step()
@@ -138,14 +146,20 @@ def main(epochs=EPOCHS, lr=LR, seed=0, print_every=10):
     print("\n(c) nn.Sequential + nn.BCELoss + optim.SGD")
     criterion = nn.BCELoss()
     optimizer = optim.SGD(model.parameters(), lr=lr)
-    seq_losses, seq_accuracies = [], []
-    for epoch in range(epochs):
+    def train_step(x, y):
         optimizer.zero_grad()
         out = model(x)
         loss = criterion(out, y)
         loss.backward()
         optimizer.step()
+        return out, loss
 
+    if compiled:
+        train_step = numgrad.compile(train_step)
+
+    seq_losses, seq_accuracies = [], []
+    for epoch in range(epochs):
+        out, loss = train_step(x, y)
         acc = ((out > 0.5) == y).double().mean().item()
         seq_losses.append(loss.item())
         seq_accuracies.append(acc)
@@ -171,4 +185,4 @@ def main(epochs=EPOCHS, lr=LR, seed=0, print_every=10):
 
 
 if __name__ == "__main__":
-    main()
+    main(compiled="--compile" in sys.argv)

@@ -240,7 +240,7 @@ def test_constants_and_keyword_arguments_are_part_of_the_key():
 
 
 @pytest.mark.parametrize(
-    "case", _cases()[:12], ids=lambda c: f"{c['optim']}-{c['loss']}-{c['act']}"
+    "case", _cases(), ids=lambda c: f"{c['optim']}-{c['loss']}-{c['act']}"
 )
 def test_training_parity_models_compiled_equal_eager(case):
     # the training-parity suite's models (tests/test_training.py): eager matches torch there,

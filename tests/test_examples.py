@@ -233,3 +233,22 @@ def test_seed3_without_sklearn_says_how_to_install():
     assert proc.returncode != 0
     assert "pip install numgrad[examples]" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+# ---- every training example under numgrad.compile: eager's numbers, bit for bit --------------
+def test_seed2_compiled_equals_eager(seed2):
+    module, eager = seed2
+    compiled = module.main(steps=100, lr=0.01, compiled=True)
+    assert compiled["losses"] == eager["losses"]
+    for k, v in eager["final_state"].items():
+        assert np.array_equal(compiled["final_state"][k], v), k
+
+
+@needs_sklearn
+def test_seed3_compiled_equals_eager(seed3):
+    module, eager = seed3
+    compiled = module.main(compiled=True)
+    for k in ("autograd_losses", "grad_diffs", "seq_losses", "seq_accuracies"):
+        assert np.array_equal(compiled[k], eager[k]), k
+    for k, v in eager["final_state"].items():
+        assert np.array_equal(compiled["final_state"][k], v), k
