@@ -146,6 +146,7 @@ def main(epochs=EPOCHS, lr=LR, seed=0, print_every=10, compiled=False):
     print("\n(c) nn.Sequential + nn.BCELoss + optim.SGD")
     criterion = nn.BCELoss()
     optimizer = optim.SGD(model.parameters(), lr=lr)
+
     def train_step(x, y):
         optimizer.zero_grad()
         out = model(x)

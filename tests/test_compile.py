@@ -239,9 +239,7 @@ def test_constants_and_keyword_arguments_are_part_of_the_key():
     assert len(scaled._entries) == 2
 
 
-@pytest.mark.parametrize(
-    "case", _cases(), ids=lambda c: f"{c['optim']}-{c['loss']}-{c['act']}"
-)
+@pytest.mark.parametrize("case", _cases(), ids=lambda c: f"{c['optim']}-{c['loss']}-{c['act']}")
 def test_training_parity_models_compiled_equal_eager(case):
     # the training-parity suite's models (tests/test_training.py): eager matches torch there,
     # and the compiled step matches eager bit for bit here
