@@ -332,3 +332,61 @@ def test_fast_path_guards_new_batches_shapes_and_requires_grad():
         assert eager(xr, y).item() == compiled(xr, y).item()
     assert len(compiled._entries) == 4
     _same(m1, m2)
+
+
+@pytest.mark.parametrize("dtype", [ng.float32, ng.float64], ids=["float32", "float64"])
+def test_fused_elementwise_chains_equal_eager_bit_for_bit(dtype):
+    # chains of multiplies feeding adds (where an FMA across two ops would skip a rounding
+    # eager does) run as one loop each, forward and backward, and still give eager's bits
+    def make():
+        ng.manual_seed(3)
+        lin = nn.Linear(7, 33).to(dtype)
+        a, b = (ng.randn(5, 33, dtype=dtype).requires_grad_() for _ in range(2))
+        params = [*lin.parameters(), a, b]
+        opt = ng.optim.SGD(params, lr=0.1, momentum=0.9)
+
+        def step(x):
+            opt.zero_grad()
+            h = ng.tanh(lin(x))  # bias add + tanh: one loop
+            u = h * a + b
+            v = u * u - a * h
+            w = ng.sigmoid(v * 0.5 + u) * b - h * 0.25
+            loss = (w * w).mean()
+            loss.backward()
+            opt.step()
+            return loss, w
+
+        return params, step
+
+    p1, eager = make()
+    p2, step = make()
+    compiled = ng.compile(step)
+    x = ng.randn(5, 7, dtype=dtype)
+    for _ in range(5):
+        (l1, w1), (l2, w2) = eager(x), compiled(x)
+        assert l1.item() == l2.item()
+        assert np.array_equal(w1.detach().numpy(), w2.detach().numpy())
+    for p, q in zip(p1, p2, strict=True):
+        assert np.array_equal(p.detach().numpy(), q.detach().numpy())
+        assert np.array_equal(p.grad.numpy(), q.grad.numpy())
+    (entry,) = compiled._entries.values()
+    src = entry.program.fused_source
+    assert src is not None, entry.program.fused_reason
+    # the forward's nine elementwise ops and the linear layer's bias add: one loop in all
+    first_loop = src.split("for i in range(5):", 1)[1].split("\n    v", 1)[0]
+    assert first_loop.count("= _f") >= 10, first_loop
+
+
+def test_fuse_loops_option_keeps_one_loop_per_rule():
+    m1, o1, s1, x, y = _setup("momentum", ng.float32)
+    m2, o2, s2, _, _ = _setup("momentum", ng.float32)
+    fused = ng.compile(s1)
+    apart = ng.compile(s2, options={"fuse_loops": False})
+    for _ in range(4):
+        assert fused(x, y).item() == apart(x, y).item()
+    _same(m1, m2)
+    (e1,) = fused._entries.values()
+    (e2,) = apart._entries.values()
+    assert e1.program.fused_source.count("for ") < e2.program.fused_source.count("for ")
+    with pytest.raises(ValueError, match="fuse_loops"):
+        ng.compile(s1, options={"fusion": 1})

@@ -64,9 +64,10 @@ class CompiledFunction:
     float32 1e-5 / float64 1e-12 (relative to the largest magnitude of each array).
     """
 
-    def __init__(self, fn, check=False, check_calls=3, fuse=True):
+    def __init__(self, fn, check=False, check_calls=3, fuse=True, fuse_loops=True):
         self.fn = fn
         self.fuse = fuse
+        self.fuse_loops = fuse_loops
         self.check = check
         self.check_calls = check_calls
         self._entries = {}
@@ -137,7 +138,12 @@ class CompiledFunction:
                 # dropout masks and random draws would be frozen into the replay
                 raise Unsupported("random numbers are drawn inside the step (dropout, randn...)")
             entry.program = build(
-                tr, arrays, [r._data for r in results], tensors_of, fuse=self.fuse
+                tr,
+                arrays,
+                [r._data for r in results],
+                tensors_of,
+                fuse=self.fuse,
+                fuse_loops=self.fuse_loops,
             )
             entry.program.template = template
         except Unsupported as e:
@@ -481,7 +487,8 @@ def compile(  # noqa: A001  (torch's name)
     ``numgrad.compile(fn)`` and ``@numgrad.compile`` return a :class:`CompiledFunction`;
     ``numgrad.compile(module)`` compiles its forward.  ``check=True`` compares the first
     replays with eager runs.  ``options={"fuse": False}`` keeps the replay program even where
-    the step would fuse into one Numba function (the two give the same numbers).  torch's
+    the step would fuse into one Numba function, and ``options={"fuse_loops": False}`` keeps
+    one loop per elementwise rule inside it (all three give the same numbers).  torch's
     ``fullgraph``, ``dynamic``, ``backend`` and ``mode`` are accepted and have no effect (there
     is one backend); ``disable=True`` returns ``model`` unchanged.  See docs/compile.md for
     what is traced, the guards and the limits.
@@ -503,6 +510,9 @@ def compile(  # noqa: A001  (torch's name)
         raise TypeError(f"numgrad.compile: expected a function or a Module, got {type(model)}")
     options = dict(options or {})
     fuse = bool(options.pop("fuse", True))
+    fuse_loops = bool(options.pop("fuse_loops", True))
     if options:
-        raise ValueError(f"numgrad.compile: unknown options {sorted(options)}; known: ['fuse']")
-    return CompiledFunction(model, check=check, fuse=fuse)
+        raise ValueError(
+            f"numgrad.compile: unknown options {sorted(options)}; known: ['fuse', 'fuse_loops']"
+        )
+    return CompiledFunction(model, check=check, fuse=fuse, fuse_loops=fuse_loops)

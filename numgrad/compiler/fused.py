@@ -124,9 +124,11 @@ class _Gen:
         self.grad_buffers = {}  # slot index -> the array bound to a parameter's .grad
         self.home = {}  # slot index -> "grad" | "fresh" (new array per call)
         self.last_use = {}  # slot index -> index of the last entry reading it
+        self.readers = {}  # slot index -> indices of the entries reading it
         self.live = {}  # slot index -> (offset, size) of its workspace buffer
         self.free = []  # (size, offset) of workspace buffers no live slot holds
         self.ws_size = 0
+        self.zero = None  # name of the runtime 0 for `rounded`, once a loop needs it
         self.entry = 0  # index of the entry being emitted
         for s in result_slots:
             self.home[s.index] = "fresh"
@@ -139,6 +141,7 @@ class _Gen:
         for i, e in enumerate(trace.entries):
             for s in _slots_in(e.inputs):
                 self.last_use[s.index] = i
+                self.readers.setdefault(s.index, set()).add(i)
         arg_ids = {id(a): k for k, a in enumerate(arg_arrays)}
         for s in trace.slots:
             if s.origin == "new":
@@ -261,35 +264,138 @@ class _Gen:
 # ---- emitters: one per (kind, op[, wrt]) ------------------------------------------------------
 
 
-def _elementwise_call(g, e, out):
-    """The rule call of elementwise entry ``e`` at flat index ``i`` and the flat views it
-    reads."""
-    rule = g.imp(e.kernel.scalar)
-    size = _size(out.shape)
-    flat, call = [], []
-    for x in e.inputs:
-        if _is_slot(x):
-            if tuple(x.shape) != tuple(out.shape) or not _contig(x):
-                raise Unsupported(f"{e.op}: broadcasting or strided operand")
-            flat.append(f"{g.ref(x)}.reshape({size})")
-            call.append(f"_x{len(flat) - 1}[i]")
-        else:
-            call.append(g.const(x))
-    return f"{rule}({', '.join(call)})", flat
-
-
-def _elementwise(g, e):
+def _member(e):
+    """Whether entry ``e`` is an elementwise rule a fused loop can run: one float result, and
+    array operands of its shape, contiguous (broadcasting goes to the replay program)."""
+    if e.kind not in ("forward", "backward") or (e.kind, e.op) in _EMIT:
+        return False
+    if getattr(e.kernel, "scalar", None) is None or len(e.outputs) != 1:
+        return False
     (out,) = e.outputs
-    if not _contig(out):
-        raise Unsupported(f"{e.op}: strided result")
-    call, flat = _elementwise_call(g, e, out)
-    size = _size(out.shape)
-    o = g.out(out)
-    g.emit(f"_o = {o}.reshape({size})")
-    for k, f in enumerate(flat):
-        g.emit(f"_x{k} = {f}")
-    g.emit(f"for i in range({size}):")
-    g.emit(f"    _o[i] = {call}")
+    if not (_float(out) and _contig(out)):
+        return False
+    shape = tuple(out.shape)
+    return all(
+        tuple(x.shape) == shape and _contig(x) and isinstance(x.array, np.ndarray)
+        for x in e.inputs
+        if _is_slot(x)
+    )
+
+
+def _bias_head(e):
+    """Whether ``e`` is a linear layer whose bias add can open a fused loop."""
+    if (e.kind, e.op) != ("forward", "linear"):
+        return False
+    x, _, b = e.inputs
+    (out,) = e.outputs
+    return (
+        b is not None
+        and len(x.shape) == 2
+        and _float(out)
+        and _contig(out)
+        and _contig(b)
+        and b.dtype == out.dtype
+    )
+
+
+def _groups(entries):
+    """Runs of consecutive entries that become one loop: ``{first index: [indices]}``.
+
+    A run is an optional linear layer (its bias add joins the loop) followed by elementwise
+    rules whose results all have the run's shape."""
+    groups, i = {}, 0
+    while i < len(entries):
+        e = entries[i]
+        if _bias_head(e) or _member(e):
+            shape = tuple(e.outputs[0].shape)
+            run = [i]
+            while (
+                i + 1 < len(entries)
+                and _member(entries[i + 1])
+                and tuple(entries[i + 1].outputs[0].shape) == shape
+            ):
+                i += 1
+                run.append(i)
+            if len(run) > 1 or _member(e):
+                groups[run[0]] = run
+        i += 1
+    return groups
+
+
+def _group(g, entries, run):
+    """One loop for a run of entries (``_groups``): each rule's result is a local value,
+    passed through ``rounded`` so no FMA reaches across two rules (eager stores and reloads
+    it: the same rounding), and stored only where something outside the loop reads it."""
+    first, last = run[0], run[-1]
+    inside = set(run)
+    temps = {}  # slot index -> name of its value in the loop
+    body, flats = [], {}
+    head = entries[first] if entries[first].op == "linear" else None
+    shape = tuple(entries[first].outputs[0].shape)
+    size = _size(shape)
+
+    def kept(s):
+        """Whether slot ``s`` (made in the loop) needs its array after the loop."""
+        return g.home.get(s.index) is not None or bool(g.readers.get(s.index, set()) - inside)
+
+    def flat(s, name):
+        f = flats.get(s.index)
+        if f is None:
+            f = flats[s.index] = f"_y{len(flats)}"
+            g.emit(f"{f} = {name}.reshape({size})")
+        return f
+
+    rnd = g.imp(_rounded())
+    if g.zero is None:  # the 0 that `rounded` xors with, read from P (opaque to LLVM)
+        g.zero = "_z"
+        g.prologue.append(f"_z = P[{len(g.pointers)}]")
+        g.pointers.append(("zero", 0))
+    if head is not None:
+        x, w, b = head.inputs
+        (out,) = head.outputs
+        o = g.out(out)
+        g.emit(f"np.dot({g.ref(x)}, {g.ref(w)}.T, {o})")  # linear_kernel: x @ w.T, then + b
+        t = temps[out.index] = f"_t{out.index}"
+        body.append(f"{t} = {rnd}({flat(out, o)}[k] + {g.ref(b)}[j], _z)")
+        if kept(out):
+            body.append(f"{flat(out, o)}[k] = {t}")
+        run = run[1:]
+    for idx in run:
+        e = entries[idx]
+        (out,) = e.outputs
+        call = []
+        for x in e.inputs:
+            if not _is_slot(x):
+                call.append(g.const(x))
+            elif x.index in temps:
+                call.append(temps[x.index])
+            else:
+                call.append(f"{flat(x, g.ref(x))}[k]")
+        t = temps[out.index] = f"_t{out.index}"
+        value = f"{_dt(out)}({g.imp(e.kernel.scalar)}({', '.join(call)}))"
+        body.append(f"{t} = {rnd}({value}, _z)")
+        if kept(out):
+            body.append(f"{flat(out, g.out(out))}[k] = {t}")
+        else:
+            g.names[out.index] = None  # a value inside the loop only
+    if head is not None:
+        m, n = shape
+        g.emit(f"for i in range({m}):")
+        g.emit(f"    for j in range({n}):")
+        g.emit(f"        k = i * {n} + j")
+        for ln in body:
+            g.emit("        " + ln)
+    else:
+        g.emit(f"for k in range({size}):")
+        for ln in body:
+            g.emit("    " + ln)
+    g.entry = last
+
+
+def _rounded():
+    from ..devices.cpu.math import rounded
+
+    return rounded
 
 
 def _linear(g, e):
@@ -455,6 +561,16 @@ def _array(g, e):
             raise Unsupported("add of different shapes or dtypes")
         g.assign(out, f"{g.ref(a)} + {g.ref(b)}")
         return
+    if e.op == "accumulate":  # into a .grad set earlier in this backward: np.add(.., out=)
+        gd, gr = e.inputs
+        if gd.shape != gr.shape or gd.dtype != gr.dtype or not (_contig(gd) and _contig(gr)):
+            raise Unsupported("accumulate of different shapes, dtypes or layouts")
+        n = _size(gd.shape)
+        g.emit(f"_dst = {g.ref(gd)}.reshape({n})")
+        g.emit(f"_src = {g.ref(gr)}.reshape({n})")
+        g.emit(f"for i in range({n}):")
+        g.emit("    _dst[i] += _src[i]")
+        return
     if e.op == "copy":
         (x,) = e.inputs
         (out,) = e.outputs
@@ -509,7 +625,7 @@ def python_scalar(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def build_fused(trace, arg_arrays, program):
+def build_fused(trace, arg_arrays, program, fuse_loops=True):
     """The :class:`Fused` step of ``trace`` for ``program`` (its returned arrays in the same
     order); raises Unsupported."""
     result_slots = []
@@ -524,16 +640,27 @@ def build_fused(trace, arg_arrays, program):
             raise Unsupported("a gradient that the step does not make")
     g = _Gen(trace, arg_arrays, result_slots, [s for _, s in grad_pairs])
     updates = iter(program.updates)
-    for i, e in enumerate(trace.entries):
+    entries = trace.entries
+    groups = _groups(entries) if fuse_loops else {i: [i] for i in range(len(entries))}
+    in_group = {i for run in groups.values() for i in run[1:]}
+    for i, e in enumerate(entries):
+        if i in in_group:
+            continue
         g.release(i)
         if e.kind in ("forward", "backward"):
             if any(o is not None and not isinstance(o.array, np.ndarray) for o in e.outputs):
                 raise Unsupported(f"{e.op}: a result that is not an array")
             emit = _EMIT.get((e.kind, e.op))
-            if emit is not None:
+            if getattr(e.kernel, "name", None) == "identity" and all(
+                o.index == e.inputs[0].index for o in e.outputs
+            ):
+                continue  # the gradient passes through: its slot is the input's
+            if i in groups and (_member(e) or _bias_head(e)):
+                _group(g, entries, groups[i])
+            elif emit is not None:
                 emit(g, e)
             elif getattr(e.kernel, "scalar", None) is not None:
-                _elementwise(g, e)
+                raise Unsupported(f"{e.op}: broadcasting, strided or non-float operands")
             else:
                 raise Unsupported(f"no fused form for {e.kind} {e.op}")
         elif e.kind == "array":
@@ -581,7 +708,7 @@ def build_fused(trace, arg_arrays, program):
     base += -base % _ALIGN
     P = np.empty(len(g.pointers), np.int64)
     for k, (kind, v) in enumerate(g.pointers):
-        P[k] = base + v if kind == "ws" else v.ctypes.data
+        P[k] = base + v if kind == "ws" else 0 if kind == "zero" else v.ctypes.data
     keep = [workspace, P] + [v for kind, v in g.pointers if kind == "array"]
     grads = []
     tensors = {id(t._data): t for t, _ in program.grads}

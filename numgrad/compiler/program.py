@@ -122,7 +122,7 @@ class _Update:
         return [values[k] for k in self.names]
 
 
-def build(trace, arg_arrays, result_arrays, tensors_of, fuse=True):
+def build(trace, arg_arrays, result_arrays, tensors_of, fuse=True, fuse_loops=True):
     """The :class:`Program` of ``trace``.
 
     ``arg_arrays``: the arrays of the call's tensor arguments, in order; ``result_arrays``: the
@@ -289,7 +289,7 @@ def build(trace, arg_arrays, result_arrays, tensors_of, fuse=True):
         prog.fused_reason = "fusion turned off (options={'fuse': False})"
     elif cpu:
         try:
-            prog.fused = build_fused(trace, arg_arrays, prog)
+            prog.fused = build_fused(trace, arg_arrays, prog, fuse_loops)
             prog.fused_source = prog.fused.source
         except Unsupported as e:
             prog.fused_reason = str(e)
