@@ -4,16 +4,24 @@ Where every entry of a trace is one this module knows (the ops of MLP training s
 elementwise rules, linear, whole-tensor mean/sum, log_softmax, nll, the seed gradient, the
 optimizer updates), the step becomes Python source for a single Numba function that does what
 the same compute kernels eager mode calls do (``devices/cpu``: ``linear_kernel``,
-``mm_kernel``, ``colsum_kernel``, ``log_softmax_kernel``, ``nll_kernel``..., the generated
-update loop) and runs every elementwise rule in a loop inside it, calling the same scalar rule.
-No Python runs between kernels, and the results are eager's bit for bit
+``mm_kernel``, ``colsum_kernel``, ``log_softmax_into``, ``nll_into``..., the generated update
+loop).  No Python runs between kernels, and the results are eager's bit for bit
 (``tests/test_compile.py``).
 
-**Memory plan.**  The function allocates nothing per call but the arrays it returns (and the
-results of the few kernels that make their own, such as ``nll_kernel``):
+**Loop fusion.**  A run of consecutive elementwise entries of one shape (led, where it
+follows one, by a linear layer's bias add) is ONE loop (``_groups``, ``_group``): each rule is
+inlined, its result kept in a register for the rules after it and stored only where something
+outside the loop reads it (a ReLU's input, for instance, is never written back).  Each result
+passes through ``cpu.math.rounded``, which stops LLVM contracting one rule's multiply and the
+next rule's add into an FMA: eager rounds between the two, and so does the loop.
+``options={"fuse_loops": False}`` keeps one loop per rule.
+
+**Memory plan.**  The function allocates nothing per call but the arrays it returns
+(``test_steady_state_calls_allocate_only_the_returned_loss`` counts Numba's allocations):
 
 * every intermediate lives in one workspace, at an offset chosen by a linear scan over the
-  trace (a buffer is reused once the last entry reading it has run);
+  trace (a buffer is reused once the last entry reading it has run); kernels' scratch rows
+  (softmax's exp row, nll's per-row losses) have workspace blocks of their own;
 * each gradient bound to a parameter's ``.grad`` has a buffer of its own, written every call;
   the wrapper binds ``.grad`` to a tensor over it once, and the optimizer's pointer table
   holds its address from the start (no address written per call);
@@ -24,12 +32,8 @@ results of the few kernels that make their own, such as ``nll_kernel``):
   array still belongs to its tensor before each call.
 
 Where a kernel writes into a given buffer the fused code calls the same routine eager's kernel
-calls: ``np.dot(a, b, out)`` is what Numba's ``a @ b`` runs after allocating ``out``.
-
-**No fusion across ops yet.**  Each elementwise rule keeps a loop of its own: a linear
-layer's bias add run in one pass with its activation was measured faster (about 1 us of the
-tiny step) but drifted from eager by an ulp after a few steps (Adam, sigmoid output layer),
-so it is not done until it can be made exact (docs/compile.md).
+calls: ``np.dot(a, b, out)`` is what Numba's ``a @ b`` runs after allocating ``out``, and the
+row kernels' ``*_into`` forms are the code their allocating forms run.
 
 The source is written to the kernel cache folder under a hash of itself and imported by name
 (``kernel_cache.load_generated``), so Numba caches the compiled function: a new process running
@@ -37,9 +41,9 @@ the same step loads it instead of compiling it.
 
 Anything else raises :class:`~numgrad.compiler.errors.Unsupported` and the step runs as the
 replay program (``program.py``) instead: broadcasting elementwise calls, strided inputs,
-reductions over some dims, accumulation into existing gradients, other ops.  Every emitter below
-mirrors the Python glue of its op's CPU implementation for the case it accepts; the glue is
-where a difference from eager would come from, so the accepted cases are narrow on purpose.
+reductions over some dims, other ops.  Every emitter below mirrors the Python glue of its op's
+CPU implementation for the case it accepts; the glue is where a difference from eager would
+come from, so the accepted cases are narrow on purpose.
 """
 
 from __future__ import annotations
@@ -235,21 +239,16 @@ class _Gen:
             self.emit(f"{name} = carray(_ptr(P[{k}], {_dt(s)}), {_shape(s.shape)})")
         return name
 
-    def assign(self, s, expr):
-        """Slot ``s`` is ``expr``, an array a kernel allocated: used as it is, or copied into
-        the slot's gradient buffer."""
-        if self.home.get(s.index) != "grad":
-            if s.origin != "new" or s.index in self.names:
-                raise Unsupported(f"{s!r} written as a new result")
-            self.names[s.index] = f"v{s.index}"
-            self.emit(f"v{s.index} = {expr}")
-            return
-        o = self.out(s)
-        n = _size(s.shape)
-        self.emit(f"_src = {expr}.reshape({n})")
-        self.emit(f"_dst = {o}.reshape({n})")
-        self.emit(f"for i in range({n}):")
-        self.emit("    _dst[i] = _src[i]")
+    def scratch(self, shape, dtype):
+        """A workspace buffer of the step's own (a kernel's scratch row), zeroed every call."""
+        size = -(-max(_size(shape) * dtype.itemsize, 1) // _ALIGN) * _ALIGN
+        k = len(self.pointers)
+        self.pointers.append(("ws", self.ws_size))
+        self.ws_size += size
+        name = f"_w{k}"
+        self.prologue.append(f"{name} = carray(_ptr(P[{k}], np.{dtype.name}), {_shape(shape)})")
+        self.prologue.append(f"{name}[:] = 0")
+        return name
 
     def release(self, entry):
         """Before entry ``entry``: the buffers of slots no later entry reads are free."""
@@ -478,8 +477,9 @@ def _rows_op(g, e):
     (out,) = e.outputs
     if plan.moved or len(x.shape) != 2 or not _contig(x) or not _float(x):
         raise Unsupported(f"{e.op}: not rows of a contiguous 2-D float tensor")
-    kernel = {"log_softmax": nn.log_softmax_kernel, "softmax": nn.softmax_kernel}[e.op]
-    g.assign(out, f"{g.imp(kernel)}({g.ref(x)})")
+    kernel = {"log_softmax": nn.log_softmax_into, "softmax": nn.softmax_into}[e.op]
+    scratch = g.scratch((nn.exp_buffer_size(x.shape[1]),), np.dtype(x.dtype))
+    g.emit(f"{g.imp(kernel)}({g.ref(x)}, {g.out(out)}, {scratch})")
 
 
 def _rows_back(g, e):
@@ -489,10 +489,16 @@ def _rows_back(g, e):
     (out,) = e.outputs
     if plan.moved or len(grad.shape) != 2 or not (_contig(grad) and _contig(out_s)):
         raise Unsupported(f"{e.op} backward: not rows of contiguous 2-D tensors")
-    kernel = {"log_softmax": nn.log_softmax_backward_kernel, "softmax": nn.softmax_backward_kernel}[
-        e.op
-    ]
-    g.assign(out, f"{g.imp(kernel)}({g.ref(grad)}, {g.ref(out_s)})")
+    args = f"{g.ref(grad)}, {g.ref(out_s)}, {g.out(out)}"
+    if e.op == "log_softmax":
+        scratch = g.scratch((nn.exp_buffer_size(out_s.shape[1]),), np.dtype(out_s.dtype))
+        g.emit(f"{g.imp(nn.log_softmax_backward_into)}({args}, {scratch})")
+    else:
+        g.emit(f"{g.imp(nn.softmax_backward_into)}({args})")
+
+
+def _no_weight(g, dtype):
+    return g.bound(np.empty(0, dtype), f"_nw{len(g.pointers)}")
 
 
 def _nll(g, e):
@@ -502,16 +508,19 @@ def _nll(g, e):
     (out,) = e.outputs
     if plan.layout != 2 or not (_contig(logp) and _contig(target)) or not _float(logp):
         raise Unsupported("nll: not (N, C) rows with (N,) targets")
-    w = g.ref(weight) if weight is not None else g.argument(np.empty(0, logp.dtype))
+    w = g.ref(weight) if weight is not None else _no_weight(g, np.dtype(logp.dtype))
+    if plan.mode == 0:
+        losses = g.out(out)
+    else:
+        losses = g.scratch((int(logp.shape[0]),), np.dtype(logp.dtype))
     g.emit(
-        f"_l, _t, _tw, _bad = {g.imp(nn.nll_kernel)}({g.ref(logp)}, {g.ref(target)}, {w}, "
-        f"{int(ignore_index)}, {int(plan.mode)})"
+        f"_t, _tw, _bad = {g.imp(nn.nll_into)}({g.ref(logp)}, {g.ref(target)}, {w}, "
+        f"{int(ignore_index)}, {int(plan.mode)}, {losses})"
     )
     # eager raises an IndexError naming the target; the wrapper reruns eagerly to raise it
     g.emit("if _bad >= 0:")
     g.emit("    raise IndexError('nll_loss: target out of bounds')")
     if plan.mode == 0:
-        g.assign(out, "_l")
         return
     o = g.out(out)
     if plan.mode == 1:
@@ -532,15 +541,15 @@ def _nll_back(g, e):
             raise Unsupported("nll backward: weight of another dtype")
         w = g.ref(weight)
     else:
-        w = g.argument(np.empty(0, grad.dtype))
+        w = _no_weight(g, np.dtype(grad.dtype))
     size = _size(grad.shape)
     g.emit(
-        f"_g, _bad = {g.imp(nn.nll_backward_kernel)}({g.ref(grad)}.reshape({size}), "
-        f"{g.ref(target)}, {w}, {int(ignore_index)}, {int(plan.c)}, {int(plan.mode)})"
+        f"_bad = {g.imp(nn.nll_backward_into)}({g.ref(grad)}.reshape({size}), "
+        f"{g.ref(target)}, {w}, {int(ignore_index)}, {int(plan.c)}, {int(plan.mode)}, "
+        f"{g.out(out)})"
     )
     g.emit("if _bad >= 0:")
     g.emit("    raise IndexError('nll_loss: target out of bounds')")
-    g.assign(out, "_g")
 
 
 def _array(g, e):
@@ -554,12 +563,17 @@ def _array(g, e):
         o = g.out(out)
         g.emit(f"{o}[{'()' if out.shape == () else '...'}] = {float(value)!r}")
         return
-    if e.op == "add":
+    if e.op == "add":  # two gradients of one tensor: numpy's a + b, in a loop into the plan
         a, b = e.inputs
         (out,) = e.outputs
-        if a.shape != b.shape or a.dtype != b.dtype:
-            raise Unsupported("add of different shapes or dtypes")
-        g.assign(out, f"{g.ref(a)} + {g.ref(b)}")
+        if a.shape != b.shape or a.dtype != b.dtype or not (_contig(a) and _contig(b)):
+            raise Unsupported("add of different shapes, dtypes or layouts")
+        n = _size(out.shape)
+        g.emit(f"_a = {g.ref(a)}.reshape({n})")
+        g.emit(f"_b = {g.ref(b)}.reshape({n})")
+        g.emit(f"_dst = {g.out(out)}.reshape({n})")
+        g.emit(f"for i in range({n}):")
+        g.emit("    _dst[i] = _a[i] + _b[i]")
         return
     if e.op == "accumulate":  # into a .grad set earlier in this backward: np.add(.., out=)
         gd, gr = e.inputs
@@ -574,7 +588,13 @@ def _array(g, e):
     if e.op == "copy":
         (x,) = e.inputs
         (out,) = e.outputs
-        g.assign(out, f"{g.ref(x)}.copy()")
+        if not _contig(x):
+            raise Unsupported("copy of a strided array")
+        n = _size(out.shape)
+        g.emit(f"_src = {g.ref(x)}.reshape({n})")
+        g.emit(f"_dst = {g.out(out)}.reshape({n})")
+        g.emit(f"for i in range({n}):")
+        g.emit("    _dst[i] = _src[i]")
         return
     raise Unsupported(f"array work {e.op!r}")
 

@@ -48,6 +48,11 @@ _B = 32
 _W = 64
 
 
+def exp_buffer_size(c):
+    """The length of the scratch row the softmax kernels need for rows of ``c``."""
+    return (c + _B - 1) // _B * _B
+
+
 @njit(**_JIT)
 def _exp_buffer(x):
     c = x.shape[1]
@@ -97,13 +102,16 @@ def _exp_sum(xi, m, e):
     return vec_sum(e[:c])
 
 
+# Each row kernel writes into arrays it is given (``*_into``, for ``numgrad.compile``'s memory
+# plan: ``e`` is an ``_exp_buffer``-sized scratch row); the ``*_kernel`` forms eager mode
+# calls allocate them and run the same code.
+
+
 @njit(**_JIT)
-def log_softmax_kernel(x):
+def log_softmax_into(x, out, e):
     n, c = x.shape
-    out = np.empty_like(x)
     if c == 0:
-        return out
-    e = _exp_buffer(x)
+        return
     for i in range(n):
         xi = x[i]
         oi = out[i]
@@ -114,16 +122,20 @@ def log_softmax_kernel(x):
         ls = x.dtype.type(math.log(_exp_sum(xi, m, e)))
         for j in range(c):
             oi[j] = (xi[j] - m) - ls
+
+
+@njit(**_JIT)
+def log_softmax_kernel(x):
+    out = np.empty_like(x)
+    log_softmax_into(x, out, _exp_buffer(x))
     return out
 
 
 @njit(**_JIT)
-def log_softmax_backward_kernel(grad, out):
+def log_softmax_backward_into(grad, out, res, e):
     n, c = grad.shape
-    res = np.empty_like(grad)
     if c == 0:
-        return res
-    e = _exp_buffer(out)
+        return
     zero = out.dtype.type(0.0)
     for i in range(n):
         gi = grad[i]
@@ -132,16 +144,20 @@ def log_softmax_backward_kernel(grad, out):
         _exp_sum(out[i], zero, e)
         for j in range(c):
             ri[j] = gi[j] - e[j] * s
+
+
+@njit(**_JIT)
+def log_softmax_backward_kernel(grad, out):
+    res = np.empty_like(grad)
+    log_softmax_backward_into(grad, out, res, _exp_buffer(out))
     return res
 
 
 @njit(**_JIT)
-def softmax_kernel(x):
+def softmax_into(x, out, e):
     n, c = x.shape
-    out = np.empty_like(x)
     if c == 0:
-        return out
-    e = _exp_buffer(x)
+        return
     for i in range(n):
         xi = x[i]
         oi = out[i]
@@ -149,13 +165,18 @@ def softmax_kernel(x):
         inv = x.dtype.type(1.0 / _exp_sum(xi, m, e))
         for j in range(c):
             oi[j] = e[j] * inv
+
+
+@njit(**_JIT)
+def softmax_kernel(x):
+    out = np.empty_like(x)
+    softmax_into(x, out, _exp_buffer(x))
     return out
 
 
 @njit(**_JIT)
-def softmax_backward_kernel(grad, out):
+def softmax_backward_into(grad, out, res):
     n, c = grad.shape
-    res = np.empty_like(grad)
     for i in range(n):
         gi = grad[i]
         oi = out[i]
@@ -163,6 +184,12 @@ def softmax_backward_kernel(grad, out):
         s = grad.dtype.type(vec_dot(gi, oi))
         for j in range(c):
             ri[j] = oi[j] * (gi[j] - s)
+
+
+@njit(**_JIT)
+def softmax_backward_kernel(grad, out):
+    res = np.empty_like(grad)
+    softmax_backward_into(grad, out, res)
     return res
 
 
@@ -193,9 +220,11 @@ for _name, _fwd, _bwd in (
 
 
 @njit(**_JIT)
-def nll_kernel(logp, target, weight, ignore_index, mode):
+def nll_into(logp, target, weight, ignore_index, mode, losses):
+    """Per-row losses into ``losses`` (n,); returns (total, total weight, position of the
+    first bad target or -1)."""
     n, c = logp.shape
-    losses = np.zeros(n, dtype=logp.dtype)
+    losses[:] = 0
     total_w = 0.0
     total = 0.0
     for i in range(n):
@@ -203,25 +232,34 @@ def nll_kernel(logp, target, weight, ignore_index, mode):
         if t == ignore_index:
             continue
         if t < 0 or t >= c:
-            return losses, 0.0, 0.0, i  # bad target: report its position, read nothing
+            return 0.0, 0.0, i  # bad target: report its position, read nothing
         w = weight[t] if weight.size else 1.0
         losses[i] = -w * logp[i, t]
         total_w += w
         total += losses[i]
-    return losses, total, total_w, -1
+    return total, total_w, -1
 
 
 @njit(**_JIT)
-def nll_backward_kernel(grad, target, weight, ignore_index, c, mode):
-    # grad: one per row (mode 0), or the loss's gradient alone (modes 1, 2).  The forward
-    # checked the targets, but they can change through .data before backward (torch re-checks
-    # too): returns the position of the first bad target, or -1, before indexing with it
+def nll_kernel(logp, target, weight, ignore_index, mode):
+    losses = np.empty(logp.shape[0], dtype=logp.dtype)
+    total, total_w, bad = nll_into(logp, target, weight, ignore_index, mode, losses)
+    return losses, total, total_w, bad
+
+
+@njit(**_JIT)
+def nll_backward_into(grad, target, weight, ignore_index, c, mode, out):
+    """The gradient into ``out`` (n, c); returns the position of the first bad target or -1.
+
+    grad: one per row (mode 0), or the loss's gradient alone (modes 1, 2).  The forward
+    checked the targets, but they can change through .data before backward (torch re-checks
+    too): the targets are checked before any is used as an index."""
     n = target.shape[0]
-    out = np.zeros((n, c), dtype=grad.dtype)
+    out[:] = 0
     for i in range(n):
         t = target[i]
         if t != ignore_index and (t < 0 or t >= c):
-            return out, i
+            return i
     g = grad[0] if mode else grad.dtype.type(0.0)
     if mode == 2:
         total_w = 0.0
@@ -236,7 +274,13 @@ def nll_backward_kernel(grad, target, weight, ignore_index, c, mode):
             continue
         w = weight[t] if weight.size else 1.0
         out[i, t] = -w * (grad[i] if mode == 0 else g)
-    return out, -1
+    return -1
+
+
+@njit(**_JIT)
+def nll_backward_kernel(grad, target, weight, ignore_index, c, mode):
+    out = np.empty((target.shape[0], c), dtype=grad.dtype)
+    return out, nll_backward_into(grad, target, weight, ignore_index, c, mode, out)
 
 
 def nll_forward(logp, target, weight, ignore_index, plan):
