@@ -17,7 +17,7 @@ from collections import namedtuple
 import numpy as np
 
 from . import dtypes as D
-from .capture import CAPTURE, capture_op
+from .capture import CAPTURE, capture_op, host_read
 from .dispatch import _describe, apply, apply_variadic, result_type
 from .grad_mode import GRAD_MODE, no_grad
 from .ops.linalg import check_matmul
@@ -124,7 +124,7 @@ def _check_int_divisor(x, y, fname):
     if dt.kind not in "iu":
         return
     if isinstance(y, TensorBase):
-        zero = not host_data(y).astype(dt, copy=False).all()
+        zero = not host_data(y, check_only=True).astype(dt, copy=False).all()
     else:
         zero = D.scalar_as(y, dt) == 0
     if zero:
@@ -777,6 +777,13 @@ def _watch_index(node, named):
         keep(node, name, t._data, t)
 
 
+def _has_mask(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return builtins.any(
+        getattr(i, "dtype", None) == np.bool_ and getattr(i, "ndim", 0) > 0 for i in parts
+    )
+
+
 def _split_int_advanced(index):
     """torch applies integer indices as selections before advanced (array) indexing, while
     numpy treats them as advanced indices too, which moves dims differently.  Return the
@@ -802,6 +809,8 @@ def _split_int_advanced(index):
 
 def getitem(x, idx):
     index = _index(idx)
+    if CAPTURE.active and _has_mask(index):
+        host_read("indexing with a boolean mask (the count of True values sizes the result)")
     split = _split_int_advanced(index)
     try:
         if split is not None:

@@ -17,9 +17,12 @@ API and the ``transfer`` op between devices).
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from . import dtypes as D
+from .capture import CAPTURE, host_read
 from .ops.registry import _ARRAYS as _ARRAY_APIS
 from .ops.registry import device_arrays
 from .ops.transfer import transfer as _transfer
@@ -293,10 +296,17 @@ def _wrap(arr, device=CPU):
     return t
 
 
-def host_data(t):
+def host_data(t, check_only=False):
     """``t``'s values as a numpy array: its own array on the CPU (and on numpy-backed devices),
     a copy from a GPU.  For the host-side utilities (``nonzero``, ``unique``, loss validation),
-    which torch also runs with a device-to-host copy."""
+    which torch also runs with a device-to-host copy.
+
+    Inside a step ``numgrad.compile`` is tracing, a read whose values decide a result (its
+    shape, a branch) raises ``HostSyncError``, as ``.item()`` does: the compiled step would
+    replay it frozen.  ``check_only=True`` marks a read that only decides whether to raise
+    (input validation): allowed there, and not repeated by the compiled step."""
+    if CAPTURE.active and not check_only:
+        host_read(f"{sys._getframe(1).f_code.co_name}() (its result depends on the values)")
     if t._device is CPU:
         return t._data
     return np.asarray(t._device.arrays.to_host(t._data))

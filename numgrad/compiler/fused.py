@@ -133,6 +133,7 @@ class _Gen:
         self.free = []  # (size, offset) of workspace buffers no live slot holds
         self.ws_size = 0
         self.zero = None  # name of the runtime 0 for `rounded`, once a loop needs it
+        self.consts = {}  # dtype name -> the numbers read from its table (const)
         self.entry = 0  # index of the entry being emitted
         for s in result_slots:
             self.home[s.index] = "fresh"
@@ -175,18 +176,34 @@ class _Gen:
         return name
 
     def const(self, x):
-        """A number of the trace as a literal of its own type (typed as eager's argument)."""
+        """A number of the trace, typed as eager's kernel argument was: read at run time from
+        a table (a literal would let LLVM fold what eager computes, ``pow(2.0, x)`` into
+        ``exp2(x)`` for one: a different last bit)."""
         if isinstance(x, (bool, np.bool_)):
             return repr(bool(x))
-        if isinstance(x, (int, np.integer)) and not isinstance(x, np.generic):
-            return repr(int(x))
-        if isinstance(x, float) and math.isfinite(x):
-            return repr(x)
-        if isinstance(x, np.number) and np.isfinite(x):
-            return f"np.{x.dtype.name}({x.item()!r})"
-        if isinstance(x, (int, float, np.number)):
-            return self.argument(x)  # inf, nan: no literal
-        raise Unsupported(f"operand of type {type(x).__name__}")
+        if isinstance(x, np.number):
+            dt = x.dtype
+        elif isinstance(x, int):
+            dt = np.dtype(np.int64)
+        elif isinstance(x, float):
+            dt = np.dtype(np.float64)
+        else:
+            raise Unsupported(f"operand of type {type(x).__name__}")
+        if dt.kind not in "fiu":
+            raise Unsupported(f"operand of dtype {dt}")
+        values = self.consts.setdefault(dt.name, [])
+        values.append(x)
+        return f"_k{dt.name}_{len(values) - 1}"
+
+    def const_tables(self):
+        """Bind the tables :meth:`const` reads (called once every entry is emitted)."""
+        for name, values in self.consts.items():
+            try:
+                table = np.array(values, dtype=name)
+            except OverflowError as e:
+                raise Unsupported(f"a number out of {name}'s range") from e
+            t = self.bound(table, f"_K{name}")
+            self.prologue += [f"_k{name}_{i} = {t}[{i}]" for i in range(len(values))]
 
     def imp(self, fn):
         mod = getattr(fn, "py_func", fn).__module__
@@ -696,6 +713,7 @@ def build_fused(trace, arg_arrays, program, fuse_loops=True):
             g.names[s.index] = g.bound(s.array, f"s{s.index}")
         else:
             raise Unsupported(f"entry kind {e.kind}")
+    g.const_tables()
     results = []
     for s in result_slots:
         name = g.ref(s)

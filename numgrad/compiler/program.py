@@ -122,6 +122,14 @@ class _Update:
         return [values[k] for k in self.names]
 
 
+def _is_slot(x):
+    return hasattr(x, "index") and hasattr(x, "origin")
+
+
+def _holds_slot(x):
+    return any(_is_slot(v) or (isinstance(v, tuple) and _holds_slot(v)) for v in x)
+
+
 def build(trace, arg_arrays, result_arrays, tensors_of, fuse=True, fuse_loops=True):
     """The :class:`Program` of ``trace``.
 
@@ -158,13 +166,13 @@ def build(trace, arg_arrays, result_arrays, tensors_of, fuse=True, fuse_loops=Tr
                 bound_tensors.append((t, s.array))
 
     def ref(x):
-        if hasattr(x, "index") and hasattr(x, "origin"):  # a Slot
+        if _is_slot(x):
             if x.index not in names:
                 raise Unsupported(f"slot {x!r} is read before any entry makes it")
             return names[x.index]
-        if isinstance(x, tuple) and not hasattr(x, "_fields"):
-            if any(hasattr(v, "origin") for v in x):
-                return "(" + "".join(f"{ref(v)}, " for v in x) + ")"
+        if isinstance(x, tuple) and _holds_slot(x):  # index tuples, plans (named tuples)
+            items = "(" + "".join(f"{ref(v)}, " for v in x) + ")"
+            return f"{const(type(x), 'N')}._make({items})" if hasattr(x, "_fields") else items
         return const(x)
 
     def define(slots):
@@ -189,7 +197,7 @@ def build(trace, arg_arrays, result_arrays, tensors_of, fuse=True, fuse_loops=Tr
             fn = e.kernel.on(device, e.op)
             call = f"{const(fn, 'k')}({', '.join(ref(a) for a in e.inputs)})"
             api_obj = _api(e)
-            if e.kind == "backward":
+            if e.kind == "backward" and len(e.outputs) == 1:
                 (o,) = e.outputs
                 if not isinstance(o.array, api_obj.array_type):
                     # a number: the engine's asarray entry, next, makes the gradient array
