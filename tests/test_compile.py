@@ -415,3 +415,35 @@ def test_steady_state_calls_allocate_only_the_returned_loss(kind):
     finally:
         _nrt_python.memsys_disable_stats()
     assert (after.alloc - before.alloc) == 5 * (arrays + 1)
+
+
+def test_fused_loops_store_bool_and_integer_results_as_eager():
+    # a comparison's bool result and an integer op run inside the fused step, stored with the
+    # conversion eager's loop store makes
+    def make():
+        ng.manual_seed(5)
+        lin = nn.Linear(3, 6)
+        opt = ng.optim.SGD(lin.parameters(), lr=0.1)
+
+        def step(x, k):
+            opt.zero_grad()
+            y = ng.sigmoid(lin(x))
+            mask = y > 0.5
+            kk = k * 3 + 1
+            loss = (y * y).mean()
+            loss.backward()
+            opt.step()
+            return loss, mask, kk
+
+        return step
+
+    eager, compiled = make(), ng.compile(make())
+    x = ng.randn(7, 3)
+    k = ng.tensor(np.arange(42).reshape(7, 6))
+    for _ in range(4):
+        (l1, m1, k1), (l2, m2, k2) = eager(x, k), compiled(x, k)
+        assert l1.item() == l2.item()
+        assert m2.dtype == ng.bool and np.array_equal(m1.numpy(), m2.numpy())
+        assert k2.dtype == ng.int64 and np.array_equal(k1.numpy(), k2.numpy())
+    (entry,) = compiled._entries.values()
+    assert entry.program.fused is not None, entry.program.fused_reason

@@ -280,15 +280,25 @@ class _Gen:
 # ---- emitters: one per (kind, op[, wrt]) ------------------------------------------------------
 
 
+# result dtypes a fused loop stores (Numba has no float16: those steps replay)
+_LOOP_DTYPES = {"bool", "int8", "int16", "int32", "int64", "uint8", "float32", "float64"}
+
+
+def _cast(dtype, expr):
+    """``expr`` converted as a store into an array of ``dtype`` converts it."""
+    name = np.dtype(dtype).name
+    return f"np.{'bool_' if name == 'bool' else name}({expr})"
+
+
 def _member(e):
-    """Whether entry ``e`` is an elementwise rule a fused loop can run: one float result, and
-    array operands of its shape, contiguous (broadcasting goes to the replay program)."""
+    """Whether entry ``e`` is an elementwise rule a fused loop can run: one result, and array
+    operands of its shape, contiguous (broadcasting goes to the replay program)."""
     if e.kind not in ("forward", "backward") or (e.kind, e.op) in _EMIT:
         return False
     if getattr(e.kernel, "scalar", None) is None or len(e.outputs) != 1:
         return False
     (out,) = e.outputs
-    if not (_float(out) and _contig(out)):
+    if not (_contig(out) and np.dtype(out.dtype).name in _LOOP_DTYPES):
         return False
     shape = tuple(out.shape)
     return all(
@@ -388,7 +398,7 @@ def _group(g, entries, run):
             else:
                 call.append(f"{flat(x, g.ref(x))}[k]")
         t = temps[out.index] = f"_t{out.index}"
-        value = f"{_dt(out)}({g.imp(e.kernel.scalar)}({', '.join(call)}))"
+        value = _cast(out.dtype, f"{g.imp(e.kernel.scalar)}({', '.join(call)})")
         body.append(f"{t} = {rnd}({value}, _z)")
         if kept(out):
             body.append(f"{flat(out, g.out(out))}[k] = {t}")
@@ -697,7 +707,7 @@ def build_fused(trace, arg_arrays, program, fuse_loops=True):
             elif emit is not None:
                 emit(g, e)
             elif getattr(e.kernel, "scalar", None) is not None:
-                raise Unsupported(f"{e.op}: broadcasting, strided or non-float operands")
+                raise Unsupported(f"{e.op}: broadcasting or strided operands, or a float16 result")
             else:
                 raise Unsupported(f"no fused form for {e.kind} {e.op}")
         elif e.kind == "array":
