@@ -277,17 +277,16 @@ def cross_entropy(
     c = input.shape[dim]
     w = 1.0 if weight is None else weight.reshape([c] + [1] * (input.ndim - 2))
     smooth = -F.sum(logp * w, dim=dim) / c
-    # the mask and the mean's denominator are computed on the host (one copy from a GPU)
-    tgt = host_data(target)
-    keep = (tgt != ignore_index).astype(input._data.dtype)
-    valid = Tensor(keep, device=input.device)
+    # the mask and the mean's denominator as tensors, in the input's dtype, as torch does them:
+    # no read on the host (a GPU does not sync; a compiled step does not freeze them)
+    keep = target != ignore_index
+    valid = keep.to(input.dtype)
     smooth = smooth * valid
     if reduction == "mean":
         if weight is None:
-            denom = float(keep.sum())
+            denom = F.sum(valid)
         else:
-            t = np.where(tgt == ignore_index, 0, tgt)
-            denom = float((host_data(weight)[t] * keep).sum())
+            denom = F.sum(weight[target * keep.long()] * valid)  # ignored rows: class 0, x 0
         smooth = F.sum(smooth) / denom
     else:
         smooth = _reduce(smooth, reduction)
