@@ -938,11 +938,10 @@ def logsumexp(x, dim, keepdim=False):
         # amax would raise); built on sum so backward still gives x its (empty) gradient
         return sum(x, dim=dim, keepdim=keepdim) + float("-inf")
     m = amax(x, dim, keepdim=True).detach()
-    if not np.isfinite(host_data(m)).all():
-        # torch shifts by 0 where the max is infinite: a row of -inf (fully masked attention)
-        # gives -inf, and one holding +inf gives +inf, where x - m would be inf - inf = NaN
-        hm = host_data(m)
-        m = _wrap(np.where(np.isinf(hm), hm.dtype.type(0), hm), m._device)
+    # torch shifts by 0 where the max is infinite: a row of -inf (fully masked attention) gives
+    # -inf, and one holding +inf gives +inf, where x - m would be inf - inf = NaN.  A select on
+    # the device, not a check on the host: no sync on a GPU, nothing frozen in a compiled step
+    m = where(isinf(m), 0.0, m)
     out = log(sum(exp(x - m), dim=dim, keepdim=True)) + m
     return out if keepdim else squeeze(out, dim)
 

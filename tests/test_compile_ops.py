@@ -24,8 +24,6 @@ HOST_READS = {
     "getitem_tensor-bool_mask_full": "the count of True values sizes the result",
     "masked_select-same": "as a boolean mask",
     "masked_select_method-same": "as a boolean mask",
-    "logsumexp-dim1": "rows with an infinite max take another path (checked on the host)",
-    "logsumexp_method-dim1": "as logsumexp",
     "median_dim-odd": "NaN rows are found on the host",
     "median_all-odd": "as median_dim",
     "mode-dim1": "counted on the host",
