@@ -12,7 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
-from opinfo import ALL_SPECS
+from test_higher_order import _params  # one case per differentiable spec
 from test_ops import _make_inputs, _outputs, _seed
 
 import numgrad
@@ -28,17 +28,6 @@ HOST_READS = {
     "median_all-odd": "as median_dim",
     "mode-dim1": "counted on the host",
 }
-
-
-def _params():
-    out = []
-    for s in ALL_SPECS:
-        if not s.differentiable:
-            continue
-        cases = [c for c in s.cases if c.grad]
-        if cases:
-            out.append(pytest.param(s, cases[0], id=f"{s.name}-{cases[0].name}"))
-    return out
 
 
 def _step(spec, case, args, leaf_positions, weights):

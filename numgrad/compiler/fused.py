@@ -579,6 +579,16 @@ def _nll_back(g, e):
     g.emit("    raise IndexError('nll_loss: target out of bounds')")
 
 
+def _flat_loop(g, n, dst, srcs, body):
+    """``for i in range(n): body`` over flat views ``_dst`` of ``dst`` and ``_s0``... of
+    ``srcs`` (names of contiguous arrays of ``n`` elements)."""
+    for k, src in enumerate(srcs):
+        g.emit(f"_s{k} = {src}.reshape({n})")
+    g.emit(f"_dst = {dst}.reshape({n})")
+    g.emit(f"for i in range({n}):")
+    g.emit(f"    {body}")
+
+
 def _array(g, e):
     if e.op == "set_grad":
         return
@@ -590,38 +600,18 @@ def _array(g, e):
         o = g.out(out)
         g.emit(f"{o}[{'()' if out.shape == () else '...'}] = {float(value)!r}")
         return
-    if e.op == "add":  # two gradients of one tensor: numpy's a + b, in a loop into the plan
-        a, b = e.inputs
-        (out,) = e.outputs
-        if a.shape != b.shape or a.dtype != b.dtype or not (_contig(a) and _contig(b)):
-            raise Unsupported("add of different shapes, dtypes or layouts")
-        n = _size(out.shape)
-        g.emit(f"_a = {g.ref(a)}.reshape({n})")
-        g.emit(f"_b = {g.ref(b)}.reshape({n})")
-        g.emit(f"_dst = {g.out(out)}.reshape({n})")
-        g.emit(f"for i in range({n}):")
-        g.emit("    _dst[i] = _a[i] + _b[i]")
-        return
-    if e.op == "accumulate":  # into a .grad set earlier in this backward: np.add(.., out=)
-        gd, gr = e.inputs
-        if gd.shape != gr.shape or gd.dtype != gr.dtype or not (_contig(gd) and _contig(gr)):
-            raise Unsupported("accumulate of different shapes, dtypes or layouts")
-        n = _size(gd.shape)
-        g.emit(f"_dst = {g.ref(gd)}.reshape({n})")
-        g.emit(f"_src = {g.ref(gr)}.reshape({n})")
-        g.emit(f"for i in range({n}):")
-        g.emit("    _dst[i] += _src[i]")
-        return
-    if e.op == "copy":
-        (x,) = e.inputs
-        (out,) = e.outputs
-        if not _contig(x):
-            raise Unsupported("copy of a strided array")
-        n = _size(out.shape)
-        g.emit(f"_src = {g.ref(x)}.reshape({n})")
-        g.emit(f"_dst = {g.out(out)}.reshape({n})")
-        g.emit(f"for i in range({n}):")
-        g.emit("    _dst[i] = _src[i]")
+    if e.op in ("add", "accumulate", "copy"):
+        ins = e.inputs
+        if len({(tuple(x.shape), x.dtype) for x in ins}) > 1 or not all(map(_contig, ins)):
+            raise Unsupported(f"{e.op} of different shapes, dtypes or layouts")
+        n = _size(ins[0].shape)
+        srcs = [g.ref(x) for x in ins]
+        if e.op == "accumulate":  # into a .grad set earlier in this backward: np.add(.., out=)
+            _flat_loop(g, n, srcs[0], srcs[1:], "_dst[i] += _s0[i]")
+        elif e.op == "add":  # two gradients of one tensor: numpy's a + b, into the plan
+            _flat_loop(g, n, g.out(e.outputs[0]), srcs, "_dst[i] = _s0[i] + _s1[i]")
+        else:
+            _flat_loop(g, n, g.out(e.outputs[0]), srcs, "_dst[i] = _s0[i]")
         return
     raise Unsupported(f"array work {e.op!r}")
 
