@@ -98,6 +98,11 @@ def _size(shape):
     return int(np.prod(shape, dtype=np.int64))
 
 
+def _aligned(nbytes):
+    """Bytes a workspace buffer of ``nbytes`` takes: whole cache lines, at least one."""
+    return -(-max(nbytes, 1) // _ALIGN) * _ALIGN
+
+
 class Fused:
     """A fused step and what its caller needs: ``fn(*arrays, *fixed, *scalars)`` returns the
     tuple of the arrays the user's function returned; ``grads``: (parameter, gradient tensor)
@@ -127,7 +132,6 @@ class _Gen:
         self.pointers = []  # what P holds: ("array", arr) or ("ws", offset)
         self.grad_buffers = {}  # slot index -> the array bound to a parameter's .grad
         self.home = {}  # slot index -> "grad" | "fresh" (new array per call)
-        self.last_use = {}  # slot index -> index of the last entry reading it
         self.readers = {}  # slot index -> indices of the entries reading it
         self.live = {}  # slot index -> (offset, size) of its workspace buffer
         self.free = []  # (size, offset) of workspace buffers no live slot holds
@@ -145,8 +149,8 @@ class _Gen:
                 self.home.setdefault(s.view_of.index, "fresh")
         for i, e in enumerate(trace.entries):
             for s in _slots_in(e.inputs):
-                self.last_use[s.index] = i
                 self.readers.setdefault(s.index, set()).add(i)
+        self.last_use = {k: max(v) for k, v in self.readers.items()}  # slot -> last reader
         arg_ids = {id(a): k for k, a in enumerate(arg_arrays)}
         for s in trace.slots:
             if s.origin == "new":
@@ -242,7 +246,7 @@ class _Gen:
         elif home == "fresh" or dtype.kind not in _POINTER_KINDS:
             self.emit(f"{name} = np.empty({_shape(s.shape)}, {_dt(s)})")
         else:
-            size = -(-max(s.array.nbytes, 1) // _ALIGN) * _ALIGN
+            size = _aligned(s.array.nbytes)
             fits = [b for b in self.free if b[0] >= size]
             if fits:
                 block = min(fits)
@@ -258,7 +262,7 @@ class _Gen:
 
     def scratch(self, shape, dtype):
         """A workspace buffer of the step's own (a kernel's scratch row), zeroed every call."""
-        size = -(-max(_size(shape) * dtype.itemsize, 1) // _ALIGN) * _ALIGN
+        size = _aligned(_size(shape) * dtype.itemsize)
         k = len(self.pointers)
         self.pointers.append(("ws", self.ws_size))
         self.ws_size += size
@@ -324,11 +328,14 @@ def _bias_head(e):
     )
 
 
-def _groups(entries):
+def _groups(entries, fuse=True):
     """Runs of consecutive entries that become one loop: ``{first index: [indices]}``.
 
     A run is an optional linear layer (its bias add joins the loop) followed by elementwise
-    rules whose results all have the run's shape."""
+    rules whose results all have the run's shape.  ``fuse=False``: every elementwise rule is
+    a run of its own (linear layers keep their own bias loop)."""
+    if not fuse:
+        return {i: [i] for i, e in enumerate(entries) if _member(e)}
     groups, i = {}, 0
     while i < len(entries):
         e = entries[i]
@@ -678,7 +685,7 @@ def build_fused(trace, arg_arrays, program, fuse_loops=True):
     g = _Gen(trace, arg_arrays, result_slots, [s for _, s in grad_pairs])
     updates = iter(program.updates)
     entries = trace.entries
-    groups = _groups(entries) if fuse_loops else {i: [i] for i in range(len(entries))}
+    groups = _groups(entries, fuse_loops)
     in_group = {i for run in groups.values() for i in run[1:]}
     for i, e in enumerate(entries):
         if i in in_group:
@@ -692,7 +699,7 @@ def build_fused(trace, arg_arrays, program, fuse_loops=True):
                 o.index == e.inputs[0].index for o in e.outputs
             ):
                 continue  # the gradient passes through: its slot is the input's
-            if i in groups and (_member(e) or _bias_head(e)):
+            if i in groups:
                 _group(g, entries, groups[i])
             elif emit is not None:
                 emit(g, e)

@@ -48,6 +48,7 @@ _B = 32
 _W = 64
 
 
+@njit(**_JIT)
 def exp_buffer_size(c):
     """The length of the scratch row the softmax kernels need for rows of ``c``."""
     return (c + _B - 1) // _B * _B
@@ -55,8 +56,7 @@ def exp_buffer_size(c):
 
 @njit(**_JIT)
 def _exp_buffer(x):
-    c = x.shape[1]
-    return np.zeros((c + _B - 1) // _B * _B, dtype=x.dtype)
+    return np.zeros(exp_buffer_size(x.shape[1]), dtype=x.dtype)
 
 
 @njit(inline="always", **_JIT)
